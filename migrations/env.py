@@ -1,0 +1,82 @@
+"""Alembic environment: one connection, a short lock_timeout, URL from mediaflow's settings."""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine, pool, text
+
+from mediaflow.config import get_settings
+from mediaflow.db.models import Base
+from mediaflow.db.session import database_url
+
+config = context.config
+target_metadata = Base.metadata
+
+# The `alembic` command configures logging from alembic.ini; `mediaflow db` keeps its own.
+if config.config_file_name and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# Objects that exist in the database but are not described by the ORM models.
+_UNMODELLED_TABLES = {"alembic_version"}
+
+
+def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    if type_ == "table" and (name in _UNMODELLED_TABLES or (name or "").startswith("procrastinate")):
+        return False
+    return True
+
+
+def _url() -> str:
+    # A caller (tests, `mediaflow db`) may hand the URL over in the config's attributes.
+    url = config.attributes.get("database_url")
+    return str(url) if url else database_url()
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout (``alembic upgrade --sql``)."""
+    context.configure(
+        url=config.attributes.get("database_url") or "postgresql+psycopg://",
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run migrations on a live connection."""
+    settings = get_settings()
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        engine = create_engine(_url(), poolclass=pool.NullPool)
+        with engine.connect() as connection:
+            _run(connection, settings.lock_timeout_ms)
+        engine.dispose()
+    else:
+        _run(connectable, settings.lock_timeout_ms)
+
+
+def _run(connection: object, lock_timeout_ms: int) -> None:
+    # Fail fast instead of queueing behind a long transaction and blocking every writer.
+    connection.execute(text(f"SET lock_timeout = {int(lock_timeout_ms)}"))  # type: ignore[attr-defined]
+    connection.commit()  # type: ignore[attr-defined]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_object=_include_object,
+        transaction_per_migration=True,
+        compare_type=True,
+        compare_server_default=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

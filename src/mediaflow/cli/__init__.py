@@ -1,0 +1,1 @@
+"""The ``mediaflow`` command line: one module per command group."""

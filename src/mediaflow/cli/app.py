@@ -1,0 +1,56 @@
+"""Entry point of the ``mediaflow`` command.
+
+Every MediaflowError ends the command with a one-line message on stderr and the
+error's exit code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+from pydantic import ValidationError
+
+from mediaflow.cli import db
+from mediaflow.cli.output import fail
+from mediaflow.errors import ConfigurationError, MediaflowError
+
+app = typer.Typer(
+    name="mediaflow",
+    help="Analyze video, audio and images; keep every result in PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """Run the CLI; translate mediaflow errors into a message and an exit code."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name=prog_name or "mediaflow",
+            standalone_mode=False)
+    except MediaflowError as exc:
+        fail(str(exc))
+        sys.exit(exc.exit_code)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        fail(f"invalid setting MEDIAFLOW_{where.upper()}: {first.get('msg')}")
+        sys.exit(ConfigurationError.exit_code)
+    except typer.Abort:
+        fail("aborted")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,77 @@
+"""The one settings object. Every value can be set with a ``MEDIAFLOW_`` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("mediaflow", appauthor=False))
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with the SQLAlchemy psycopg 3 driver named (``postgresql+psycopg://``)."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """mediaflow's configuration, read from the environment (prefix ``MEDIAFLOW_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIAFLOW_", env_file=None, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="A PostgreSQL URL. Unset: an embedded PostgreSQL in DATA_DIR/pgdata is used.",
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    create_data_dir: bool = Field(
+        default=True,
+        description="Create DATA_DIR when it is missing (false: a missing data dir is an error).",
+    )
+    lock_timeout_ms: int = Field(default=5000, ge=0, description="lock_timeout for migrations")
+    statement_timeout_ms: int = Field(default=0, ge=0)
+    backup_dir: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("postgresql", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL (postgresql://user@host:port/dbname)")
+        return normalise_database_url(value)
+
+    @field_validator("data_dir", "backup_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """True when no server URL is configured and the embedded PostgreSQL is used."""
+        return self.database_url is None
+
+    @property
+    def pgdata_dir(self) -> Path:
+        """Where the embedded PostgreSQL keeps its cluster."""
+        return self.data_dir / "pgdata"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where ``mediaflow db backup`` writes its dumps by default."""
+        return self.backup_dir or self.data_dir / "backups"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The database layer: models, sessions, the embedded server and admin commands."""
