@@ -43,6 +43,7 @@ def run_migrations_offline() -> None:
         dialect_opts={"paramstyle": "named"},
         transaction_per_migration=True,
     )
+    context.execute(f"SET lock_timeout = {int(get_settings().lock_timeout_ms)}")
     with context.begin_transaction():
         context.run_migrations()
 

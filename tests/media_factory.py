@@ -27,13 +27,15 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 # The sentences the samples speak; tests compare transcripts against these.
-VIDEO_SENTENCE = (
-    "The quick brown fox jumps over the lazy dog. Media flow analyzes video and audio."
-)
+VIDEO_SENTENCE = "The quick brown fox jumps over the lazy dog. Media flow analyzes video and audio."
 SPEECH_SENTENCE = "Hello from mediaflow. This is a test of speech recognition."
 IMAGE_TEXT = "INVOICE 2024"
 FIRST_SCENE_TEXT = "MEDIAFLOW"
 SECOND_SCENE_TEXT = "SECOND SCENE"
+# espeak-ng words per minute. 160 for the video keeps it near 6 s while tiny.en still
+# gets most words right (at 175 it hears "lazy nard"); 150 for the short sentence.
+VIDEO_SPEECH_WPM = 160
+SPEECH_WPM = 150
 
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
@@ -111,7 +113,7 @@ def make_text_image(
 # ----------------------------------------------------------------------------- speech
 
 
-def speak_wav(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:
+def speak_wav(text: str, path: Path, voice: str = "en-us", speed: int = SPEECH_WPM) -> Path:
     """Synthesise ``text`` with espeak-ng into a WAV file (22.05 kHz mono s16)."""
     exe = shutil.which("espeak-ng")
     if exe is None:
@@ -159,11 +161,12 @@ def _encode_audio(
     rate: int,
     codec: str,
     bit_rate: int,
-) -> tuple[av.audio.stream.AudioStream, list[av.AudioFrame]]:
+) -> tuple[av.AudioStream, list[av.AudioFrame]]:
     """Add an audio stream and return it with the frames to encode (planar float)."""
     channels = samples.shape[0]
     layout = "mono" if channels == 1 else "stereo"
     stream = container.add_stream(codec, rate=rate, layout=layout)
+    assert isinstance(stream, av.AudioStream)
     stream.bit_rate = bit_rate
     stream.codec_context.thread_count = 1
     frame = av.AudioFrame.from_ndarray(
@@ -188,12 +191,16 @@ def make_video(
     audio_codec: str = "aac",
     container_format: str | None = None,
     sentence: str | None = None,
+    display_rotation: int | None = None,
+    audio_offset_s: float = 0.0,
 ) -> VideoInfo:
     """Encode ``shots`` (and optionally the speech in ``audio_wav``) into a video file.
 
     The container follows the suffix unless ``container_format`` is given (e.g. "mp4"
     for a file named .mov). With ``faststart`` the moov atom goes to the front, which
     makes a truncated file open fine and fail later: the harder case for validation.
+    ``display_rotation`` stores a display matrix (degrees counterclockwise), as
+    phones do for portrait video; ``audio_offset_s`` starts the audio that late.
     """
     path = Path(path)
     width, height = size
@@ -210,10 +217,13 @@ def make_video(
 
     with av.open(str(path), "w", format=container_format, options=options) as container:
         vstream = container.add_stream(video_codec, rate=fps)
+        assert isinstance(vstream, av.VideoStream)
         vstream.width = width
         vstream.height = height
         vstream.pix_fmt = "yuv420p"
         vstream.codec_context.thread_count = 1  # x264 with threads is not bit-reproducible
+        if display_rotation is not None:
+            vstream.set_display_rotation(display_rotation)
         if video_codec == "libx264":
             vstream.options = {"preset": "medium", "crf": "28", "g": str(fps * 2)}
         audio_stream = None
@@ -225,10 +235,14 @@ def make_video(
             audio_stream, audio_frames = _encode_audio(
                 container, samples, rate, audio_codec, 96_000 if stereo_44k else 48_000
             )
+            for aframe in audio_frames:
+                aframe.pts = round(audio_offset_s * rate)
 
         index = 0
         for shot, count in zip(shots, frame_counts, strict=True):
-            picture = render_text(shot.text, size, background=shot.background, colour=shot.text_colour)
+            picture = render_text(
+                shot.text, size, background=shot.background, colour=shot.text_colour
+            )
             for _ in range(count):
                 frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
                 frame.pts = index
@@ -269,6 +283,7 @@ def make_video_with_text_and_speech(
     fps: int = 25,
     size: tuple[int, int] = (640, 360),
     min_duration_s: float = 5.0,
+    speed: int = VIDEO_SPEECH_WPM,
     container_format: str | None = None,
     faststart: bool = False,
 ) -> VideoInfo:
@@ -281,7 +296,7 @@ def make_video_with_text_and_speech(
     path = Path(path)
     wav = path.with_name(path.name + ".speech.wav")
     try:
-        speak_wav(sentence, wav)
+        speak_wav(sentence, wav, speed=speed)
         duration = max(min_duration_s, wav_duration_s(wav) + 0.5)
         first = round(duration / 2 * fps) / fps
         second = round((duration - first) * fps) / fps
@@ -336,7 +351,8 @@ def make_speech_audio(
 ) -> Path:
     """Speak ``sentence`` into an audio-only file; codec follows the suffix by default.
 
-    .mp3 -> MP3, .ogg/.opus -> Opus, .m4a -> AAC in MP4, .flac -> FLAC, .wav -> PCM.
+    .mp3 -> MP3, .ogg/.opus -> Opus, .m4a -> AAC in MP4 with the iTunes "M4A " brand,
+    .mp4 -> AAC in plain MP4 (brand isom), .flac -> FLAC, .wav -> PCM.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -347,6 +363,7 @@ def make_speech_audio(
         ".ogg": "libopus",
         ".opus": "libopus",
         ".m4a": "aac",
+        ".mp4": "aac",
         ".flac": "flac",
     }
     codec = codec or default_codecs[suffix]
@@ -369,7 +386,9 @@ def make_speech_audio(
     return path
 
 
-def _resample_mono(samples: npt.NDArray[np.int16], rate: int, new_rate: int) -> npt.NDArray[np.int16]:
+def _resample_mono(
+    samples: npt.NDArray[np.int16], rate: int, new_rate: int
+) -> npt.NDArray[np.int16]:
     frame = av.AudioFrame.from_ndarray(samples[:1], format="s16", layout="mono")
     frame.sample_rate = rate
     resampler = av.AudioResampler(format="s16", layout="mono", rate=new_rate)

@@ -20,6 +20,7 @@ from mediaflow.db.ddl import (
     drop_enum,
     drop_index_concurrently,
 )
+from mediaflow.errors import MigrationError
 
 revision: str = "000000000002"
 down_revision: str | None = "000000000001"
@@ -68,7 +69,7 @@ COMPOSITE_INDEXES = (
 INDEXES = GIN_INDEXES + PARTIAL_INDEXES + COMPOSITE_INDEXES
 
 
-def upgrade() -> None:
+def _create_processing_log() -> None:
     create_enum("processing_stage", PROCESSING_STAGE)
     create_enum("processing_log_status", PROCESSING_LOG_STATUS)
     op.create_table(
@@ -104,8 +105,36 @@ def upgrade() -> None:
     # The new table is empty: plain index builds inside the transaction are fine here.
     op.create_index("ix_processing_log_job_created", "processing_log", ["job_id", "created_at"])
     op.create_index("ix_processing_log_media_file_id", "processing_log", ["media_file_id"])
-    for name, table, columns, kwargs in INDEXES:
-        create_index_concurrently(name, table, columns, **kwargs)  # type: ignore[arg-type]
+
+
+def _undo_partial_upgrade() -> None:
+    """Take back what a failed upgrade committed, so the database is at 000000000001 again."""
+    with op.get_context().autocommit_block():
+        for name, _table, _columns, _kwargs in INDEXES:
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS processing_log")
+        op.execute("DROP TYPE IF EXISTS processing_log_status")
+        op.execute("DROP TYPE IF EXISTS processing_stage")
+
+
+def upgrade() -> None:
+    context = op.get_context()
+    # The index builds run outside the transaction, so a failed build leaves the table
+    # committed. Resume from there: the table part is one transaction, all or nothing.
+    resumed = not context.as_sql and bool(
+        op.get_bind().execute(sa.text("SELECT to_regclass('processing_log') IS NOT NULL")).scalar()
+    )
+    if not resumed:
+        _create_processing_log()
+    try:
+        for name, table, columns, kwargs in INDEXES:
+            create_index_concurrently(name, table, columns, **kwargs)  # type: ignore[arg-type]
+    except MigrationError:
+        try:
+            _undo_partial_upgrade()
+        except sa.exc.DBAPIError:
+            pass  # still locked: the next upgrade resumes where this one stopped
+        raise
 
 
 def downgrade() -> None:

@@ -29,8 +29,8 @@ app.add_typer(db.app, name="db")
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:
     """Run the CLI; translate mediaflow errors into a message and an exit code."""
     try:
-        app(args=list(argv) if argv is not None else None, prog_name=prog_name or "mediaflow",
-            standalone_mode=False)
+        # standalone mode: click reports usage errors itself (exit 2) and exits
+        app(args=list(argv) if argv is not None else None, prog_name=prog_name or "mediaflow")
     except MediaflowError as exc:
         fail(str(exc))
         sys.exit(exc.exit_code)
@@ -39,18 +39,3 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> Non
         where = ".".join(str(p) for p in first.get("loc", ()))
         fail(f"invalid setting MEDIAFLOW_{where.upper()}: {first.get('msg')}")
         sys.exit(ConfigurationError.exit_code)
-    except typer.Abort:
-        fail("aborted")
-        sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -16,14 +16,18 @@ app = typer.Typer(help="Migrate, verify, back up and restore the database.", no_
 Revision = Annotated[str, typer.Argument(help="A revision id, 'head', 'base' or a step like -1")]
 
 
-@app.command()
+# "-1" is a revision, not an option
+_REVISION_ARGS = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=_REVISION_ARGS)
 def upgrade(revision: Revision = "head") -> None:
     """Upgrade the schema (default: to head)."""
     migrate.upgrade(revision)
     console.print(f"database at {migrate.current()}")
 
 
-@app.command()
+@app.command(context_settings=_REVISION_ARGS)
 def downgrade(revision: Revision) -> None:
     """Downgrade the schema to REVISION (-1, 000000000001, base)."""
     migrate.downgrade(revision)
@@ -39,7 +43,7 @@ def current() -> None:
     console.print(f"{revision or 'base'}{suffix}")
 
 
-@app.command()
+@app.command(context_settings=_REVISION_ARGS)
 def stamp(revision: Revision) -> None:
     """Record REVISION as applied without running migrations (emergency recovery)."""
     migrate.stamp(revision)

@@ -25,14 +25,18 @@ from mediaflow.errors import DatabaseError, InvalidInput, NotFound, Refused
 _LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
 
 
-def _run(program: str, args: list[str]) -> None:
+def _run(program: str, args: list[str], stdin: str | None = None) -> str:
+    """Run a PostgreSQL client program; return its stdout, or raise with its last error line."""
     executable = pg_bin_dir() / program
     try:
-        subprocess.run([str(executable), *args], check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [str(executable), *args], check=True, capture_output=True, text=True, input=stdin
+        )
     except subprocess.CalledProcessError as exc:
         lines = [ln for ln in (exc.stderr or "").splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"exit status {exc.returncode}"
         raise DatabaseError(f"{program} failed: {reason}") from exc
+    return done.stdout
 
 
 def backup(output: Path | None = None, *, settings: Settings | None = None) -> Path:
@@ -50,24 +54,39 @@ def backup(output: Path | None = None, *, settings: Settings | None = None) -> P
     return output
 
 
+def _server_version_num(url: str) -> int:
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with _translate(url), engine.connect() as connection:
+            return int(connection.execute(sa.text("SHOW server_version_num")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def restore(dump: Path, *, settings: Settings | None = None) -> None:
-    """pg_restore a ``backup`` into the database, replacing the objects it holds."""
+    """Restore a ``backup`` into the database, replacing the objects it holds.
+
+    pg_restore turns the dump into SQL and psql runs it in one transaction, stopping at
+    the first error. Dumps from pg_dump 17+ set ``transaction_timeout``, which servers
+    before 17 do not know: that line is left out for them.
+    """
     if not dump.is_file():
         raise NotFound(f"backup file {dump} does not exist")
     url = database_url(settings or get_settings())
     dispose_engines()
-    _run(
-        "pg_restore",
-        [
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            "--exit-on-error",
-            f"--dbname={libpq_url(url)}",
-            str(dump),
-        ],
+    script = _run(
+        "pg_restore", ["--clean", "--if-exists", "--no-owner", "--file=-", str(dump)]
     )
+    if _server_version_num(url) < 170000:
+        script = "\n".join(
+            line for line in script.splitlines() if not line.startswith("SET transaction_timeout")
+        )
+    _run(
+        "psql",
+        ["--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+         f"--dbname={libpq_url(url)}"],
+        stdin=script,
+    )  # fmt: skip
 
 
 def is_development_url(url: str, settings: Settings) -> bool:

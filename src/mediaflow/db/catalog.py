@@ -59,7 +59,7 @@ SELECT ic.relname AS name, tc.relname AS table_name, am.amname, i.indisunique,
        i.indisprimary, i.indisvalid, i.indisready,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,
        ARRAY(
-         SELECT pg_get_indexdef(i.indexrelid, k, true)
+         SELECT pg_get_indexdef(i.indexrelid, k + 1, true)
          FROM generate_subscripts(i.indkey, 1) AS k ORDER BY k
        ) AS columns,
        ARRAY(
@@ -154,15 +154,6 @@ def take_snapshot(connection: Connection) -> Snapshot:
     }
 
 
-def comparable(snapshot: Snapshot) -> Snapshot:
-    """The parts of a snapshot that two equal schemas share (drops raw index definitions)."""
-    indexes = {
-        name: {k: v for k, v in index.items() if k != "definition"}
-        for name, index in snapshot.get("indexes", {}).items()
-    }
-    return {**snapshot, "indexes": indexes}
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "none"
@@ -241,7 +232,8 @@ def diff_snapshots(expected: Snapshot, actual: Snapshot) -> list[str]:
             out.append(f"index {name}: missing (expected {exp_idx[name].get('definition', '')})")
             continue
         if name not in exp_idx:
-            out.append(f"index {name}: unexpected ({act_idx[name].get('definition', '')})")
+            state = "INVALID (a failed concurrent build), " if not act_idx[name]["valid"] else ""
+            out.append(f"index {name}: {state}unexpected ({act_idx[name].get('definition', '')})")
             continue
         want, got = exp_idx[name], act_idx[name]
         if not got["valid"]:

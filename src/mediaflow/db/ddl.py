@@ -38,6 +38,20 @@ def _invalid(bind: sa.Connection, name: str) -> bool:
     return bool(row)
 
 
+def _drop_invalid(bind: sa.Connection, name: str) -> str:
+    """Try to drop the INVALID index a failed build left; say what happened."""
+    if not _invalid(bind, name):
+        return "no index was left behind; re-run the upgrade"
+    try:
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    except sa.exc.DBAPIError:
+        return (
+            f"the INVALID index {name} is still there (it could not be dropped now); "
+            "re-running the upgrade drops and rebuilds it"
+        )
+    return f"the INVALID index {name} was dropped; re-run the upgrade"
+
+
 def create_index_concurrently(
     name: str,
     table: str,
@@ -51,9 +65,9 @@ def create_index_concurrently(
     """Build an index with CREATE INDEX CONCURRENTLY, outside any transaction.
 
     Writers are not blocked while it builds. A concurrent build that fails leaves an
-    INVALID index behind: a leftover from an earlier failed run is dropped first, and a
-    build that fails now is dropped again and reported as a MigrationError that names
-    the index (IF NOT EXISTS alone would silently keep an invalid index).
+    INVALID index behind (IF NOT EXISTS alone would silently keep it): a leftover from an
+    earlier failed run is dropped before building, and a build that fails now is
+    reported as a MigrationError that names the index, after trying to drop it.
     """
     kwargs: dict[str, object] = {}
     if using:
@@ -65,8 +79,10 @@ def create_index_concurrently(
     context = op.get_context()
     with context.autocommit_block():
         if context.as_sql:  # offline: no catalog to read, emit the statement only
-            op.create_index(name, table, list(columns), unique=unique,
-                            postgresql_concurrently=True, **kwargs)
+            op.create_index(
+                name, table, list(columns), unique=unique,
+                postgresql_concurrently=True, if_not_exists=True, **kwargs,
+            )  # fmt: skip
             return
         bind = op.get_bind()
         if _invalid(bind, name):
@@ -82,12 +98,10 @@ def create_index_concurrently(
                 **kwargs,
             )
         except sa.exc.DBAPIError as exc:
-            if _invalid(bind, name):
-                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise MigrationError(
                 f"concurrent build of index {name} on {table} failed: {reason}",
-                hint="the INVALID index was dropped; re-run the upgrade",
+                hint=_drop_invalid(bind, name),
             ) from exc
         if _invalid(bind, name):
             raise MigrationError(f"index {name} on {table} is INVALID after its concurrent build")

@@ -92,18 +92,27 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+def _reason(exc: sa_exc.DBAPIError) -> str:
+    return str(exc.orig or exc).strip().splitlines()[0]
+
+
 @contextmanager
 def translate_db_errors(url: str | None = None) -> Iterator[None]:
     """Turn driver errors into mediaflow errors with a one-line message."""
     try:
         yield
-    except sa_exc.OperationalError as exc:
-        where = f" at {describe_url(url)}" if url else ""
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseUnavailable(f"cannot reach the database{where}: {reason}") from exc
     except sa_exc.DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"database error: {reason}") from exc
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        # no SQLSTATE: the connection itself failed; class 08: connection exceptions
+        if sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P03"}:
+            where = f" at {describe_url(url)}" if url else ""
+            raise DatabaseUnavailable(f"cannot reach the database{where}: {_reason(exc)}") from exc
+        if sqlstate == "55P03":
+            raise DatabaseError(
+                f"lock timeout: {_reason(exc)}",
+                hint="another transaction holds a lock on the table; retry when it ends",
+            ) from exc
+        raise DatabaseError(f"database error: {_reason(exc)}") from exc
 
 
 @contextmanager

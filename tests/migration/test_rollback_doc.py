@@ -1,0 +1,111 @@
+"""The manual SQL of docs/ROLLBACK.md, read from the doc, does what alembic downgrade does."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mediaflow.db import migrate, verify
+from tests.migration.helpers import query, run_sql, snapshot
+from tests.migration.rollback_doc import DOC, sql_block_after, statements
+from tests.pg import execute_autocommit, scratch_database, with_database
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_manual_rollback_of_revision_2_equals_alembic(server_url: str, head_db: str) -> None:
+    with scratch_database(server_url) as reference:
+        migrate.upgrade("head", reference)
+        migrate.downgrade("-1", reference)
+        expected = snapshot(reference)
+    run_sql(head_db, statements(sql_block_after("#### Rollback Migration 000000000002")))
+    assert snapshot(head_db) == expected
+    report = verify.check(head_db)
+    assert report.ok, report.differences
+
+
+def test_manual_rollback_of_revision_1_equals_alembic(server_url: str, head_db: str) -> None:
+    with scratch_database(server_url) as reference:
+        migrate.upgrade("head", reference)
+        migrate.downgrade("base", reference)
+        expected = snapshot(reference)
+    run_sql(head_db, statements(sql_block_after("#### Rollback Migration 000000000002")))
+    run_sql(head_db, statements(sql_block_after("#### Rollback Migration 000000000001")))
+    assert snapshot(head_db) == expected
+    assert verify.check(head_db).ok
+    # and it can be upgraded again
+    migrate.upgrade("head", head_db)
+    assert verify.check(head_db).ok
+
+
+def test_manual_version_insert_recovers(empty_db: str) -> None:
+    migrate.upgrade("000000000001", empty_db)
+    run_sql(empty_db, ["DELETE FROM alembic_version"])
+    text = DOC.read_text()
+    insert = text.split("3. Or manually insert version:", 1)[1]
+    run_sql(empty_db, statements(insert.split("```sql\n", 1)[1].split("```", 1)[0]))
+    assert migrate.current(empty_db) == "000000000001"
+    migrate.upgrade("head", empty_db)
+    assert verify.check(empty_db).ok
+
+
+def test_full_reset_block_on_the_service(server_url: str) -> None:
+    """The nuclear option's SQL, on a database named for the test instead of media_analysis."""
+    if "127.0.0.1:5432" not in server_url:
+        pytest.skip("the block needs a role and uuid-ossp: the service has both")
+    block = sql_block_after("## Full Database Reset")
+    name = "mftest_nuclear"
+    sql = re.sub(r"\bmedia_analysis\b", name, block).replace(
+        "media_analysis_user", "mftest_media_analysis_user"
+    )
+    before_connect, after_connect = sql.split("\\c ", 1)
+    execute_autocommit(
+        server_url,
+        "DO $$ BEGIN CREATE ROLE mftest_media_analysis_user LOGIN; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    )
+    execute_autocommit(server_url, *statements(before_connect))
+    url = with_database(server_url, name)
+    try:
+        execute_autocommit(url, *statements(after_connect.split("\n", 1)[1]))
+        migrate.upgrade("head", url)
+        assert verify.check(url).ok
+        owner = query(
+            url, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :n", n=name
+        )
+        assert owner == [("mftest_media_analysis_user",)]
+    finally:
+        from mediaflow.db.session import dispose_engines
+
+        dispose_engines()
+        execute_autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MEDIAFLOW_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "alembic.ini", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_seed_alembic_commands_from_the_repo_root(empty_db: str) -> None:
+    for args, expect in [
+        (("upgrade", "head"), "000000000002"),
+        (("current",), "000000000002"),
+        (("downgrade", "-1"), "000000000001"),
+        (("upgrade", "head"), "000000000002"),
+        (("downgrade", "000000000001"), "000000000001"),
+        (("downgrade", "base"), None),
+        (("stamp", "000000000001"), "000000000001"),
+    ]:
+        done = _alembic(empty_db, *args)
+        assert done.returncode == 0, done.stderr
+        assert migrate.current(empty_db) == expect, args
+    done = _alembic(empty_db, "current")
+    assert "000000000001" in done.stdout
