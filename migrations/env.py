@@ -22,10 +22,11 @@ if config.config_file_name and config.attributes.get("configure_logger", True):
 _UNMODELLED_TABLES = {"alembic_version"}
 
 
-def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    if type_ == "table" and (name in _UNMODELLED_TABLES or (name or "").startswith("procrastinate")):
-        return False
-    return True
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    unmodelled = name in _UNMODELLED_TABLES or (name or "").startswith("procrastinate")
+    return not (type_ == "table" and unmodelled)
 
 
 def _url() -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mediaflow.cli.app import main  # noqa: E402
+from mediaflow.cli.app import main
 
 if __name__ == "__main__":
     main(["db", "verify", *sys.argv[1:]], prog_name="verify_migrations.py")

@@ -8,6 +8,7 @@ The tables of revision 1 may be populated: every index on them is built with
 CREATE INDEX CONCURRENTLY (outside a transaction) so that writers are not blocked.
 """
 
+import contextlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -84,12 +85,15 @@ def _create_processing_log() -> None:
             sa.ForeignKey("media_file.id", ondelete="CASCADE"), nullable=True,
         ),
         sa.Column(
-            "stage", postgresql.ENUM(*PROCESSING_STAGE, name="processing_stage", create_type=False),
+            "stage",
+            postgresql.ENUM(*PROCESSING_STAGE, name="processing_stage", create_type=False),
             nullable=False,
         ),
         sa.Column(
             "status",
-            postgresql.ENUM(*PROCESSING_LOG_STATUS, name="processing_log_status", create_type=False),
+            postgresql.ENUM(
+                *PROCESSING_LOG_STATUS, name="processing_log_status", create_type=False
+            ),
             nullable=False,
         ),
         sa.Column("attempt", sa.Integer(), nullable=False, server_default=sa.text("1")),
@@ -99,7 +103,8 @@ def _create_processing_log() -> None:
         ),
         sa.Column("duration_ms", sa.Integer()),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
+            "created_at", sa.DateTime(timezone=True), nullable=False,
+            server_default=sa.text("now()"),
         ),
     )  # fmt: skip
     # The new table is empty: plain index builds inside the transaction are fine here.
@@ -130,10 +135,9 @@ def upgrade() -> None:
         for name, table, columns, kwargs in INDEXES:
             create_index_concurrently(name, table, columns, **kwargs)  # type: ignore[arg-type]
     except MigrationError:
-        try:
+        # still locked: the next upgrade resumes where this one stopped
+        with contextlib.suppress(sa.exc.DBAPIError):
             _undo_partial_upgrade()
-        except sa.exc.DBAPIError:
-            pass  # still locked: the next upgrade resumes where this one stopped
         raise
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.acceptance.cli import mediaflow
 from tests.migration.helpers import query, run_sql
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
+from tests.migration.helpers import query, run_sql
 
 from mediaflow.db import migrate, verify
 from mediaflow.errors import MigrationError
-from tests.migration.helpers import query, run_sql
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -192,7 +192,7 @@ def test_writes_go_on_while_indexes_build(empty_db: str) -> None:
                     connection.execute(sa.text("INSERT INTO analysis_job (name) VALUES ('w')"))
                     connection.commit()
                     written.append(1)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             engine.dispose()

@@ -74,9 +74,7 @@ def restore(dump: Path, *, settings: Settings | None = None) -> None:
         raise NotFound(f"backup file {dump} does not exist")
     url = database_url(settings or get_settings())
     dispose_engines()
-    script = _run(
-        "pg_restore", ["--clean", "--if-exists", "--no-owner", "--file=-", str(dump)]
-    )
+    script = _run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--file=-", str(dump)])
     if _server_version_num(url) < 170000:
         script = "\n".join(
             line for line in script.splitlines() if not line.startswith("SET transaction_timeout")

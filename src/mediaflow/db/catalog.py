@@ -93,7 +93,9 @@ WHERE n.nspname = current_schema() AND NOT t.tgisinternal ORDER BY 1
 
 
 def _alembic_version(connection: Connection) -> str | None:
-    exists = connection.execute(sa.text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
+    exists = connection.execute(
+        sa.text("SELECT to_regclass('alembic_version') IS NOT NULL")
+    ).scalar()
     if not exists:
         return None
     rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
@@ -148,7 +150,8 @@ def take_snapshot(connection: Connection) -> Snapshot:
         "tables": tables,
         "indexes": indexes,
         "functions": {
-            sig: hashlib.sha256(src.encode()).hexdigest()[:16] for sig, src in q(sa.text(_FUNCTIONS))
+            sig: hashlib.sha256(src.encode()).hexdigest()[:16]
+            for sig, src in q(sa.text(_FUNCTIONS))
         },
         "triggers": dict(q(sa.text(_TRIGGERS)).all()),
     }

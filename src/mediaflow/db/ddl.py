@@ -7,6 +7,7 @@ must stay stable: change them only in ways every existing revision still wants.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -69,7 +70,7 @@ def create_index_concurrently(
     earlier failed run is dropped before building, and a build that fails now is
     reported as a MigrationError that names the index, after trying to drop it.
     """
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if using:
         kwargs["postgresql_using"] = using
     if where:

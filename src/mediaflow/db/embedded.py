@@ -32,7 +32,7 @@ def _server(pgdata: Path) -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); /tmp is fine
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver.postgres_server import get_server
 
     with _lock:
         server = _servers.get(pgdata)
@@ -42,7 +42,7 @@ def _server(pgdata: Path) -> Any:
             # pgserver logs chatty INFO lines on the root logger's handlers
             logging.getLogger("pgserver").setLevel(logging.WARNING)
             try:
-                server = pgserver.get_server(pgdata, cleanup_mode="stop")
+                server = get_server(pgdata, cleanup_mode="stop")
             except Exception as exc:
                 log = pgdata / "log"
                 tail = log.read_text(errors="replace")[-500:] if log.exists() else ""

@@ -23,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     func,
+)
+from sqlalchemy import (
     text as sql_text,
 )
 from sqlalchemy.dialects import postgresql
@@ -88,7 +90,9 @@ class AnalysisJob(Timestamps, Base):
 
     __tablename__ = "analysis_job"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=_UUID
+    )
     name: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[JobStatus] = mapped_column(
         job_status, nullable=False, server_default=JobStatus.PENDING.value
@@ -104,7 +108,9 @@ class AnalysisJob(Timestamps, Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     media_files: Mapped[list[MediaFile]] = relationship(
-        back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="job",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="MediaFile.created_at",
     )
 
@@ -124,7 +130,9 @@ class MediaFile(Timestamps, Base):
 
     __tablename__ = "media_file"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=_UUID
+    )
     job_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("analysis_job.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -171,7 +179,9 @@ class AnalysisResult(Base):
 
     __tablename__ = "analysis_result"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=_UUID
+    )
     job_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("analysis_job.id", ondelete="CASCADE"), nullable=False
     )
@@ -184,7 +194,9 @@ class AnalysisResult(Base):
     model_version: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any]] = mapped_column(nullable=False, server_default=_EMPTY_OBJECT)
     confidence: Mapped[float | None] = mapped_column(Double)
-    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=sql_text("true"))
+    is_active: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=sql_text("true")
+    )
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_NOW, nullable=False
@@ -220,7 +232,9 @@ class Transcription(Base):
 
     __tablename__ = "transcription"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=_UUID
+    )
     job_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("analysis_job.id", ondelete="CASCADE"), nullable=False
     )
@@ -233,7 +247,9 @@ class Transcription(Base):
     text: Mapped[str] = mapped_column(Text, nullable=False, server_default=sql_text("''"))
     segments: Mapped[list[Any]] = mapped_column(nullable=False, server_default=_EMPTY_ARRAY)
     confidence: Mapped[float | None] = mapped_column(Double)
-    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=sql_text("true"))
+    is_active: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=sql_text("true")
+    )
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_NOW, nullable=False

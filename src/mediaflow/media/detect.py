@@ -37,6 +37,7 @@ from mediaflow.errors import InvalidInput, UnsupportedMedia
 __all__ = [
     "Detection",
     "detect",
+    "ffmpeg_reason",
     "media_streams",
     "open_container",
 ]

