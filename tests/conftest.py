@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
 from tests.pg import SERVICE_URL, execute_autocommit, scratch_database, service_reachable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from tests.acceptance.cli import mediaflow
+
+from tests.acceptance.cli import REPO, mediaflow
 from tests.migration.helpers import query, run_sql
 
 
@@ -66,6 +68,21 @@ def test_embedded_default_brings_a_new_data_dir_to_head(data_dir: Path) -> None:
     done = mediaflow("db", "verify", "--check-only", env=env)
     assert done.returncode == 0, done.stderr
     assert "ok: schema matches revision 000000000002" in done.stdout
+    # the seed's alembic commands reach the same embedded database with no URL set
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
+    for args, expect in [(("current",), "000000000002"), (("downgrade", "-1"), None),
+                         (("current",), "000000000001"), (("upgrade", "head"), None),
+                         (("current",), "000000000002 (head)")]:  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", "-c", "alembic.ini", *args],
+            cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        if expect:
+            assert expect in done.stdout
 
 
 def test_reset_refuses_without_yes(head_db: str) -> None:
@@ -137,3 +154,33 @@ def test_usage_errors_are_short(args: tuple[str, ...]) -> None:
     done = mediaflow(*args)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
+
+
+def test_the_seed_pg_restore_command_reads_a_mediaflow_backup(
+    server_url: str, head_db: str, tmp_path: Path
+) -> None:
+    """`pg_restore -d media_analysis <dump>` into a fresh database, as ROLLBACK.md says."""
+    import subprocess
+
+    from mediaflow.db.embedded import pg_bin_dir
+    from mediaflow.db.session import libpq_url
+    from tests.pg import scratch_database
+
+    run_sql(head_db, ["INSERT INTO analysis_job (name) VALUES ('from the dump')"])
+    done = mediaflow("db", "backup", "-o", str(tmp_path), env={"MEDIAFLOW_DATABASE_URL": head_db})
+    assert done.returncode == 0, done.stderr
+    (dump,) = tmp_path.glob("media_analysis_*.dump")
+    with scratch_database(server_url) as target:
+        restored = subprocess.run(
+            [str(pg_bin_dir() / "pg_restore"), "-d", libpq_url(target), str(dump)],
+            capture_output=True,
+            text=True,
+        )
+        version = query(target, "SHOW server_version_num")[0][0]
+        if int(version) >= 170000:
+            assert restored.returncode == 0, restored.stderr
+        else:  # the one documented error: SET transaction_timeout on servers before 17
+            errors = [ln for ln in restored.stderr.splitlines() if "error:" in ln]
+            assert len(errors) == 1 and "transaction_timeout" in errors[0], restored.stderr
+        assert query(target, "SELECT name FROM analysis_job") == [("from the dump",)]
+        assert query(target, "SELECT version_num FROM alembic_version") == [("000000000002",)]

@@ -26,7 +26,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
-from tests.media_factory import render_text
 
 from mediaflow.db.enums import AnalysisProvider, MediaType, TranscriptionProvider
 from mediaflow.errors import InvalidInput, ProviderError, UnsupportedMedia
@@ -39,6 +38,7 @@ from mediaflow.providers.base import (
     TranscriptionProviderProtocol,
 )
 from mediaflow.providers.transcription.faster_whisper import ENV_VAR, FasterWhisperProvider
+from tests.media_factory import render_text
 
 RGB = npt.NDArray[np.uint8]
 

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from mediaflow.db import migrate, verify
 from tests.migration.helpers import query, run_sql, snapshot
 from tests.migration.rollback_doc import DOC, sql_block_after, statements
 from tests.pg import execute_autocommit, scratch_database, with_database
-
-from mediaflow.db import migrate, verify
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
-from tests.migration.helpers import query, run_sql, snapshot
-from tests.pg import scratch_database
 
 from mediaflow.db import migrate, verify
 from mediaflow.db.models import Base
+from tests.migration.helpers import query, run_sql, snapshot
+from tests.pg import scratch_database
 
 
 def test_downgrade_one_step_equals_fresh_revision_1(server_url: str, head_db: str) -> None:

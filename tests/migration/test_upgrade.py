@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from mediaflow.db import migrate
 from tests.migration.helpers import run_sql, snapshot
 from tests.migration.rollback_doc import names_dropped, sql_block_after
-
-from mediaflow.db import migrate
 
 REV2_SQL = sql_block_after("#### Rollback Migration 000000000002")
 REV1_SQL = sql_block_after("#### Rollback Migration 000000000001")

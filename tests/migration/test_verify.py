@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
-from tests.migration.helpers import query, run_sql
 
 from mediaflow.db import migrate, verify
 from mediaflow.errors import MigrationError
+from tests.migration.helpers import query, run_sql
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,6 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from mediaflow.db.enums import FileType, MediaType
+from mediaflow.errors import InvalidInput, UnsupportedMedia
+from mediaflow.media.detect import Detection, detect
 from tests.media_factory import (
     make_random_bytes,
     make_speech_audio,
@@ -18,10 +22,6 @@ from tests.media_factory import (
     make_video_with_text_and_speech,
     make_zero_byte,
 )
-
-from mediaflow.db.enums import FileType, MediaType
-from mediaflow.errors import InvalidInput, UnsupportedMedia
-from mediaflow.media.detect import Detection, detect
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng is needed to generate speech"

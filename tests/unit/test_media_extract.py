@@ -12,6 +12,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image
+
+from mediaflow.db.enums import MediaType
+from mediaflow.errors import InvalidInput
+from mediaflow.media.audio import extract_audio, load_wav
+from mediaflow.media.frames import extract_frames
+from mediaflow.media.probe import probe
+from mediaflow.providers.base import Frame
 from tests.media_factory import (
     SECOND_SCENE_COLOUR,
     SPEECH_SENTENCE,
@@ -27,13 +34,6 @@ from tests.media_factory import (
     speak_wav,
     wav_duration_s,
 )
-
-from mediaflow.db.enums import MediaType
-from mediaflow.errors import InvalidInput
-from mediaflow.media.audio import extract_audio, load_wav
-from mediaflow.media.frames import extract_frames
-from mediaflow.media.probe import probe
-from mediaflow.providers.base import Frame
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng is needed to generate speech"

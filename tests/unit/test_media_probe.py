@@ -7,6 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from mediaflow.db.enums import FileType, MediaType
+from mediaflow.errors import InvalidInput, UnsupportedMedia
+from mediaflow.media.probe import ProbeResult, probe
 from tests.media_factory import (
     SPEECH_SENTENCE,
     Shot,
@@ -21,10 +25,6 @@ from tests.media_factory import (
     speak_wav,
     wav_duration_s,
 )
-
-from mediaflow.db.enums import FileType, MediaType
-from mediaflow.errors import InvalidInput, UnsupportedMedia
-from mediaflow.media.probe import ProbeResult, probe
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng is needed to generate speech"

