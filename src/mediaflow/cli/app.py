@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from mediaflow.cli import db
+from mediaflow.cli import analyze, db, results
 from mediaflow.cli.output import fail
 from mediaflow.errors import ConfigurationError, MediaflowError
 
@@ -24,6 +24,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.command()(analyze.analyze)
+app.command()(analyze.providers)
+app.command()(results.jobs)
+app.command()(results.show)
+app.command(name="export")(results.export_cmd)
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

@@ -21,6 +21,7 @@ from mediaflow.config import Settings, get_settings, normalise_database_url
 from mediaflow.errors import DatabaseError, DatabaseUnavailable, DataDirError
 
 _engines: dict[str, Engine] = {}
+_embedded_urls: dict[Path, str] = {}
 _engines_lock = threading.Lock()
 
 
@@ -50,10 +51,15 @@ def database_url(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if settings.database_url is not None:
         return settings.database_url
-    from mediaflow.db.embedded import embedded_url
+    pgdata = settings.pgdata_dir
+    # starting or joining the embedded server costs a subprocess: once per process
+    url = _embedded_urls.get(pgdata)
+    if url is None:
+        from mediaflow.db.embedded import embedded_url
 
-    ensure_data_dir(settings)
-    return normalise_database_url(embedded_url(settings.pgdata_dir))
+        ensure_data_dir(settings)
+        url = _embedded_urls[pgdata] = normalise_database_url(embedded_url(pgdata))
+    return url
 
 
 def libpq_url(url: str) -> str:

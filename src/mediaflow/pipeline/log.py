@@ -1,0 +1,146 @@
+"""The processing_log writer: one row per event of one stage of one file.
+
+``log_event`` adds a row to a session the caller already has (so that it commits or
+rolls back with the caller's own writes). ``stage_timer`` wraps a whole step: it
+writes ``started``, times the step, and writes ``completed`` or ``failed``, each row
+in its own short transaction, so that the log survives a failure of the step.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mediaflow.db.enums import ProcessingLogStatus, ProcessingStage
+from mediaflow.db.models import ProcessingLog
+from mediaflow.db.session import session_scope
+from mediaflow.errors import MediaflowError
+
+__all__ = ["StageStep", "error_message", "log_event", "stage_timer"]
+
+
+def log_event(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    media_file_id: uuid.UUID | None,
+    stage: ProcessingStage,
+    status: ProcessingLogStatus,
+    attempt: int = 1,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    duration_ms: int | None = None,
+) -> ProcessingLog:
+    """Add one processing_log row to ``session`` and return it (the caller commits)."""
+    row = ProcessingLog(
+        job_id=job_id,
+        media_file_id=media_file_id,
+        stage=stage,
+        status=status,
+        attempt=attempt,
+        message=message,
+        details=dict(details) if details else {},
+        duration_ms=duration_ms,
+    )
+    session.add(row)
+    return row
+
+
+def error_message(exc: BaseException) -> str:
+    """A one-line message for ``exc``, as processing_log and media_file.error show it.
+
+    A ``MediaflowError`` is written for people already (``str(exc)``); anything else
+    gets its type name in front, since "list index out of range" alone says little.
+    """
+    text = str(exc) if isinstance(exc, MediaflowError) else f"{type(exc).__name__}: {exc}"
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+@dataclass
+class StageStep:
+    """What the body of a ``stage_timer`` block may add to its ``completed`` row."""
+
+    job_id: uuid.UUID
+    media_file_id: uuid.UUID | None
+    stage: ProcessingStage
+    attempt: int = 1
+    details: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+@contextmanager
+def stage_timer(
+    url: str | None,
+    job_id: uuid.UUID,
+    media_file_id: uuid.UUID | None,
+    stage: ProcessingStage,
+    attempt: int = 1,
+) -> Iterator[StageStep]:
+    """Log ``stage`` as started, run the block, then log it completed or failed.
+
+    The block gets a ``StageStep``: what it puts in ``step.details`` (and
+    ``step.message``) goes into the ``completed`` row. When the block raises, a
+    ``failed`` row with the error's one-line message, the details set so far and the
+    duration is written, and the exception is re-raised unchanged.
+    """
+    step = StageStep(job_id=job_id, media_file_id=media_file_id, stage=stage, attempt=attempt)
+    with session_scope(url) as session:
+        log_event(
+            session,
+            job_id=job_id,
+            media_file_id=media_file_id,
+            stage=stage,
+            status=ProcessingLogStatus.STARTED,
+            attempt=attempt,
+        )
+    started = time.perf_counter()
+    try:
+        yield step
+    except Exception as exc:
+        duration_ms = _elapsed_ms(started)
+        details = {**step.details, "error_type": type(exc).__name__}
+        if isinstance(exc, MediaflowError):
+            details["error_code"] = exc.code
+        try:
+            with session_scope(url) as session:
+                log_event(
+                    session,
+                    job_id=job_id,
+                    media_file_id=media_file_id,
+                    stage=stage,
+                    status=ProcessingLogStatus.FAILED,
+                    attempt=attempt,
+                    message=error_message(exc),
+                    details=details,
+                    duration_ms=duration_ms,
+                )
+        except Exception as log_exc:
+            # The step's own error is the one that matters to the caller; losing the
+            # log row (database gone, details not JSON) must not replace it, only be
+            # noted on it.
+            exc.add_note(f"processing_log: could not record the failure: {log_exc}")
+        raise
+    duration_ms = _elapsed_ms(started)
+    with session_scope(url) as session:
+        log_event(
+            session,
+            job_id=job_id,
+            media_file_id=media_file_id,
+            stage=stage,
+            status=ProcessingLogStatus.COMPLETED,
+            attempt=attempt,
+            message=step.message,
+            details=step.details,
+            duration_ms=duration_ms,
+        )

@@ -1,0 +1,84 @@
+"""Writing provider outputs: a re-run supersedes the active row, never deletes it."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from mediaflow.db.enums import AnalysisProvider, TranscriptionProvider
+from mediaflow.db.models import AnalysisResult, Transcription
+from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
+
+
+def save_analysis(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    media_file_id: uuid.UUID,
+    provider: AnalysisProvider,
+    output: AnalysisOutput,
+    latency_ms: int,
+) -> AnalysisResult:
+    """Deactivate the active result for (file, provider, type) and insert ``output``."""
+    session.execute(
+        sa.update(AnalysisResult)
+        .where(
+            AnalysisResult.media_file_id == media_file_id,
+            AnalysisResult.provider == provider,
+            AnalysisResult.analysis_type == output.analysis_type,
+            AnalysisResult.is_active.is_(True),
+        )
+        .values(is_active=False)
+    )
+    row = AnalysisResult(
+        job_id=job_id,
+        media_file_id=media_file_id,
+        provider=provider,
+        analysis_type=output.analysis_type,
+        model=output.model,
+        model_version=output.model_version,
+        result=output.result,
+        confidence=output.confidence,
+        latency_ms=latency_ms,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def save_transcription(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    media_file_id: uuid.UUID,
+    provider: TranscriptionProvider,
+    output: TranscriptOutput,
+    latency_ms: int,
+) -> Transcription:
+    """Deactivate the active transcript for (file, provider) and insert ``output``."""
+    session.execute(
+        sa.update(Transcription)
+        .where(
+            Transcription.media_file_id == media_file_id,
+            Transcription.provider == provider,
+            Transcription.is_active.is_(True),
+        )
+        .values(is_active=False)
+    )
+    row = Transcription(
+        job_id=job_id,
+        media_file_id=media_file_id,
+        provider=provider,
+        model=output.model,
+        language=output.language,
+        text=output.text,
+        segments=[dataclasses.asdict(segment) for segment in output.segments],
+        confidence=output.confidence,
+        latency_ms=latency_ms,
+    )
+    session.add(row)
+    session.flush()
+    return row

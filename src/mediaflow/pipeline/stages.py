@@ -1,0 +1,294 @@
+"""The stages of one media file, in order, each logged in processing_log.
+
+validation -> metadata -> audio_extraction -> frame_extraction -> transcription
+-> analysis -> finalize. A file that fails validation or metadata fails alone (its
+media_file row says why); a provider that fails is logged and the other providers
+still run. No database transaction is held open while a model or decoder works.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from mediaflow.db.enums import (
+    AnalysisProvider,
+    MediaFileStatus,
+    MediaType,
+    ProcessingLogStatus,
+    ProcessingStage,
+    TranscriptionProvider,
+)
+from mediaflow.db.models import MediaFile
+from mediaflow.db.session import session_scope
+from mediaflow.errors import MediaflowError, NotFound, ProviderError, TransientProviderError
+from mediaflow.media.audio import extract_audio
+from mediaflow.media.frames import extract_frames
+from mediaflow.media.probe import probe
+from mediaflow.pipeline.log import StageStep, log_event, stage_timer
+from mediaflow.pipeline.results import save_analysis, save_transcription
+from mediaflow.providers import registry
+from mediaflow.providers.base import MediaInput
+from mediaflow.storage import ContentStore
+
+# Transient provider errors (timeouts, 429, 5xx) are retried with backoff.
+RETRY_ATTEMPTS = 3
+
+StageCallback = Callable[[ProcessingStage], None]
+Timer = Callable[[ProcessingStage], AbstractContextManager[StageStep]]
+T = TypeVar("T")
+
+
+@dataclass
+class FileOutcome:
+    """What processing one media file produced."""
+
+    media_file_id: uuid.UUID
+    status: MediaFileStatus
+    error: str | None = None
+    transcriptions: int = 0
+    results: int = 0
+    provider_failures: list[str] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _mark(url: str | None, media_file_id: uuid.UUID, **values: object) -> None:
+    with session_scope(url) as session:
+        session.execute(sa.update(MediaFile).where(MediaFile.id == media_file_id).values(**values))
+
+
+def _with_retries(call: Callable[[], T], on_retry: Callable[[int, BaseException], None]) -> T:
+    """Call, retrying transient provider errors with exponential backoff."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        on_retry(state.attempt_number, failure or TransientProviderError("retrying"))
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientProviderError),
+        stop=stop_after_attempt(RETRY_ATTEMPTS),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        reraise=True,
+        before_sleep=before_sleep,
+    )
+    return retrying(call)
+
+
+def process_media_file(
+    media_file_id: uuid.UUID,
+    *,
+    store: ContentStore,
+    transcription_providers: Sequence[str],
+    analysis_providers: Sequence[str],
+    url: str | None = None,
+    on_stage: StageCallback | None = None,
+) -> FileOutcome:
+    """Run every stage on one media file; return its outcome (never raises for bad media)."""
+    notify = on_stage or (lambda stage: None)
+    with session_scope(url) as session:
+        row = session.get(MediaFile, media_file_id)
+        if row is None:
+            raise NotFound(f"media file {media_file_id} does not exist")
+        job_id, storage_key = row.job_id, row.storage_key
+    outcome = FileOutcome(media_file_id=media_file_id, status=MediaFileStatus.PROCESSING)
+    _mark(url, media_file_id, status=MediaFileStatus.PROCESSING, started_at=_now(), error=None)
+
+    def timer(stage: ProcessingStage) -> AbstractContextManager[StageStep]:
+        notify(stage)
+        return stage_timer(url, job_id, media_file_id, stage)
+
+    path = store.path_for(storage_key) if storage_key else None
+    try:
+        # validation and metadata: a bad file fails here, alone
+        with timer(ProcessingStage.VALIDATION) as step:
+            if path is None or not path.exists():
+                raise NotFound(f"stored original {storage_key} is missing")
+            info = probe(path)
+            step.details.update(media_type=info.media_type.value, file_type=info.file_type.value)
+        with timer(ProcessingStage.METADATA) as step:
+            _mark(
+                url, media_file_id,
+                mime_type=info.mime_type, media_type=info.media_type, file_type=info.file_type,
+                duration_s=info.duration_s, width=info.width, height=info.height, fps=info.fps,
+                sample_rate=info.sample_rate, channels=info.channels, bit_rate=info.bit_rate,
+                codecs=info.codecs, streams=info.streams,
+            )  # fmt: skip
+            step.details.update(codecs=info.codecs, duration_s=info.duration_s)
+    except MediaflowError as exc:
+        outcome.status, outcome.error = MediaFileStatus.FAILED, str(exc)
+        _finalize(url, job_id, outcome, notify)
+        return outcome
+
+    with tempfile.TemporaryDirectory(prefix="mediaflow-") as work:
+        audio_path: Path | None = None
+        frames = []
+        try:
+            if info.media_type in (MediaType.VIDEO, MediaType.AUDIO):
+                with timer(ProcessingStage.AUDIO_EXTRACTION) as step:
+                    audio_path = extract_audio(path, Path(work) / "audio.wav")
+                    step.details.update(has_audio=audio_path is not None)
+            else:
+                _skip(url, job_id, media_file_id, ProcessingStage.AUDIO_EXTRACTION, "no audio")
+            if info.media_type in (MediaType.VIDEO, MediaType.IMAGE):
+                with timer(ProcessingStage.FRAME_EXTRACTION) as step:
+                    frames = extract_frames(path, info.media_type)
+                    step.details.update(frames=len(frames))
+            else:
+                _skip(url, job_id, media_file_id, ProcessingStage.FRAME_EXTRACTION, "no video")
+        except MediaflowError as exc:
+            outcome.status, outcome.error = MediaFileStatus.FAILED, str(exc)
+            _finalize(url, job_id, outcome, notify)
+            return outcome
+
+        media = MediaInput(
+            path=path, media_type=info.media_type, frames=frames,
+            audio_path=audio_path, duration_s=info.duration_s,
+        )  # fmt: skip
+        _run_transcription(
+            url, job_id, media, transcription_providers, outcome=outcome, timer=timer
+        )
+        _run_analysis(url, job_id, media, analysis_providers, outcome=outcome, timer=timer)
+
+    outcome.status = MediaFileStatus.COMPLETED
+    _finalize(url, job_id, outcome, notify)
+    return outcome
+
+
+def _skip(
+    url: str | None, job_id: uuid.UUID, media_file_id: uuid.UUID, stage: ProcessingStage, why: str
+) -> None:
+    with session_scope(url) as session:
+        log_event(
+            session, job_id=job_id, media_file_id=media_file_id, stage=stage,
+            status=ProcessingLogStatus.SKIPPED, message=why,
+        )  # fmt: skip
+
+
+def _retry_logger(
+    url: str | None, job_id: uuid.UUID, media_file_id: uuid.UUID, stage: ProcessingStage,
+    provider: str,
+) -> Callable[[int, BaseException], None]:  # fmt: skip
+    def log(attempt: int, exc: BaseException) -> None:
+        with session_scope(url) as session:
+            log_event(
+                session, job_id=job_id, media_file_id=media_file_id, stage=stage,
+                status=ProcessingLogStatus.RETRYING, attempt=attempt, message=str(exc),
+                details={"provider": provider},
+            )  # fmt: skip
+
+    return log
+
+
+def _run_transcription(
+    url: str | None, job_id: uuid.UUID, media: MediaInput, names: Sequence[str], *,
+    outcome: FileOutcome, timer: Timer,
+) -> None:  # fmt: skip
+    stage = ProcessingStage.TRANSCRIPTION
+    wanted = [
+        n for n in names if media.media_type in registry.get_transcription_provider(n).accepts
+    ]
+    if media.audio_path is None or not wanted:
+        _skip(url, job_id, outcome.media_file_id, stage, "no audio" if wanted else "no provider")
+        return
+    for name in wanted:
+        provider = registry.get_transcription_provider(name)
+        try:
+            with timer(stage) as step:
+                step.details["provider"] = name
+                started = time.perf_counter()
+                output = _with_retries(
+                    partial(provider.transcribe, media),
+                    _retry_logger(url, job_id, outcome.media_file_id, stage, name),
+                )
+                latency = int((time.perf_counter() - started) * 1000)
+                with session_scope(url) as session:
+                    save_transcription(
+                        session, job_id=job_id, media_file_id=outcome.media_file_id,
+                        provider=TranscriptionProvider(name), output=output,
+                        latency_ms=latency,
+                    )  # fmt: skip
+                step.details.update(words=len(output.text.split()), language=output.language)
+            outcome.transcriptions += 1
+        except ProviderError as exc:
+            outcome.provider_failures.append(f"{name}: {exc}")
+
+
+def _run_analysis(
+    url: str | None, job_id: uuid.UUID, media: MediaInput, names: Sequence[str], *,
+    outcome: FileOutcome, timer: Timer,
+) -> None:  # fmt: skip
+    stage = ProcessingStage.ANALYSIS
+    wanted = [n for n in names if media.media_type in registry.get_analysis_provider(n).accepts]
+    if not wanted:
+        _skip(url, job_id, outcome.media_file_id, stage, "no provider accepts this media")
+        return
+    for name in wanted:
+        provider = registry.get_analysis_provider(name)
+        try:
+            with timer(stage) as step:
+                step.details["provider"] = name
+                started = time.perf_counter()
+                outputs = _with_retries(
+                    partial(provider.analyze, media),
+                    _retry_logger(url, job_id, outcome.media_file_id, stage, name),
+                )
+                latency = int((time.perf_counter() - started) * 1000)
+                with session_scope(url) as session:
+                    for output in outputs:
+                        save_analysis(
+                            session, job_id=job_id, media_file_id=outcome.media_file_id,
+                            provider=AnalysisProvider(name), output=output, latency_ms=latency,
+                        )  # fmt: skip
+                step.details["analysis_types"] = [o.analysis_type for o in outputs]
+            outcome.results += len(outputs)
+        except ProviderError as exc:
+            outcome.provider_failures.append(f"{name}: {exc}")
+
+
+def _finalize(
+    url: str | None, job_id: uuid.UUID, outcome: FileOutcome, notify: StageCallback
+) -> None:
+    notify(ProcessingStage.FINALIZE)
+    error = outcome.error
+    if error is None and outcome.provider_failures:
+        error = "; ".join(outcome.provider_failures)
+    with session_scope(url) as session:
+        session.execute(
+            sa.update(MediaFile)
+            .where(MediaFile.id == outcome.media_file_id)
+            .values(status=outcome.status, error=error, finished_at=_now())
+        )
+        log_event(
+            session, job_id=job_id, media_file_id=outcome.media_file_id,
+            stage=ProcessingStage.FINALIZE,
+            status=(
+                ProcessingLogStatus.FAILED
+                if outcome.status is MediaFileStatus.FAILED
+                else ProcessingLogStatus.COMPLETED
+            ),
+            message=error,
+            details={
+                "status": outcome.status.value, "transcriptions": outcome.transcriptions,
+                "results": outcome.results, "provider_failures": outcome.provider_failures,
+            },
+        )  # fmt: skip

@@ -1,0 +1,206 @@
+"""Ingest and the processing_log writer against real PostgreSQL and real files."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mediaflow.db.enums import ProcessingStage
+from mediaflow.errors import InvalidInput, NotFound
+from mediaflow.ingest import ingest
+from mediaflow.pipeline.log import stage_timer
+from mediaflow.storage import ContentStore
+from tests import media_factory as mf
+from tests.migration.helpers import query
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_folder_is_recursed_and_same_bytes_stored_once(head_db: str, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    image = mf.make_text_image(folder / "b_image.png")
+    (folder / "sub" / "a_copy.jpg").write_bytes(image.read_bytes())
+    text = mf.make_text_file_renamed(folder / "sub" / "notes.mp4")
+    mf.make_zero_byte(folder / ".hidden.mp4")
+    store = ContentStore(tmp_path / "store")
+
+    result = ingest(
+        [folder], name=None, providers=["rapidocr"], options={"priority_hint": 1},
+        url=head_db, store=store,
+    )  # fmt: skip
+
+    assert len(result.media_file_ids) == 3
+    assert result.skipped == [(folder / ".hidden.mp4", "hidden")]
+    rows = query(
+        head_db,
+        "SELECT id, original_name, storage_key, sha256, size_bytes, status::text, job_id "
+        "FROM media_file ORDER BY original_name",
+    )
+    assert [r.original_name for r in rows] == ["b_image.png", "sub/a_copy.jpg", "sub/notes.mp4"]
+    assert {r.id for r in rows} == set(result.media_file_ids)
+    assert {r.job_id for r in rows} == {result.job_id}
+    assert all(r.status == "pending" for r in rows)
+    # two identical files: two rows, one sha256, one stored object
+    assert rows[0].sha256 == rows[1].sha256 == _sha256(image)
+    assert rows[2].sha256 == _sha256(text) and rows[2].size_bytes == text.stat().st_size
+    objects = sorted(p for p in store.root.rglob("*") if p.is_file())
+    assert objects == sorted({store.path_for(r.storage_key) for r in rows})
+    assert len(objects) == 2
+
+    job = query(head_db, "SELECT id, name, status::text, options FROM analysis_job")
+    assert len(job) == 1 and job[0].id == result.job_id
+    assert job[0].status == "pending"
+    assert job[0].name == "in (3 files)"
+    assert job[0].options == {"providers": ["rapidocr"], "priority_hint": 1}
+
+    # one ingest row per file, with what was stored
+    logs = query(
+        head_db,
+        "SELECT l.media_file_id, l.status::text, l.details, l.duration_ms, m.original_name "
+        "FROM processing_log l JOIN media_file m ON m.id = l.media_file_id "
+        "WHERE l.stage = 'ingest' ORDER BY m.original_name",
+    )
+    assert len(logs) == 3 and all(log.status == "completed" for log in logs)
+    assert [log.details for log in logs] == [
+        {"sha256": _sha256(image), "size_bytes": image.stat().st_size, "deduplicated": False},
+        {"sha256": _sha256(image), "size_bytes": image.stat().st_size, "deduplicated": True},
+        {"sha256": _sha256(text), "size_bytes": text.stat().st_size, "deduplicated": False},
+    ]
+    assert all(log.duration_ms is not None and log.duration_ms >= 0 for log in logs)
+
+
+def test_zero_byte_file_gets_a_pending_row(head_db: str, tmp_path: Path) -> None:
+    empty = mf.make_zero_byte(tmp_path / "empty.mov")
+    store = ContentStore(tmp_path / "store")
+
+    result = ingest([empty], name="bad", providers=None, options=None, url=head_db, store=store)
+
+    row = query(
+        head_db,
+        "SELECT original_name, sha256, size_bytes, status::text, storage_key FROM media_file",
+    )
+    assert row == [("empty.mov", hashlib.sha256(b"").hexdigest(), 0, "pending", row[0].storage_key)]
+    assert store.path_for(row[0].storage_key).read_bytes() == b""
+    assert query(head_db, "SELECT name, options FROM analysis_job") == [
+        ("bad", {"providers": None})
+    ]
+    assert query(head_db, "SELECT count(*) FROM processing_log WHERE stage = 'ingest'") == [(1,)]
+    assert result.skipped == []
+
+
+def test_missing_path_writes_nothing(head_db: str, tmp_path: Path) -> None:
+    good = mf.make_text_file_renamed(tmp_path / "notes.mp4")
+    store = ContentStore(tmp_path / "store")
+
+    with pytest.raises(NotFound, match=r"missing\.mp4"):
+        ingest(
+            [good, tmp_path / "missing.mp4"], name=None, providers=None, options=None,
+            url=head_db, store=store,
+        )  # fmt: skip
+
+    assert query(head_db, "SELECT count(*) FROM analysis_job") == [(0,)]
+    assert query(head_db, "SELECT count(*) FROM media_file") == [(0,)]
+    assert not store.root.exists()  # nothing stored either
+
+
+def test_empty_folder_is_invalid_input(head_db: str, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInput):
+        ingest([tmp_path / "empty"], name=None, providers=None, options=None, url=head_db,
+               store=ContentStore(tmp_path / "store"))  # fmt: skip
+    assert query(head_db, "SELECT count(*) FROM analysis_job") == [(0,)]
+
+
+def test_symlinks_do_not_leave_the_folder(head_db: str, tmp_path: Path) -> None:
+    outside = mf.make_text_file_renamed(tmp_path / "outside.txt")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    inside = mf.make_zero_byte(folder / "a.wav")
+    (folder / "link_out.txt").symlink_to(outside)
+    (folder / "link_in.wav").symlink_to(inside)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+
+    result = ingest([folder], name=None, providers=None, options=None, url=head_db,
+                    store=ContentStore(tmp_path / "store"))  # fmt: skip
+
+    names = [n for (n,) in query(head_db, "SELECT original_name FROM media_file ORDER BY 1")]
+    assert names == ["a.wav"]  # link_in.wav is the same file: taken once
+    reasons = {path.name: reason for path, reason in result.skipped}
+    assert reasons == {
+        "link_out.txt": "symlink to outside the folder",
+        "link_in.wav": "listed twice",
+        "loop": "symlink to a folder",
+    }
+
+
+def _job_and_file(url: str, tmp_path: Path) -> tuple[uuid.UUID, uuid.UUID]:
+    result = ingest([mf.make_zero_byte(tmp_path / "x.mp4")], name="t", providers=None,
+                    options=None, url=url, store=ContentStore(tmp_path / "store"))  # fmt: skip
+    return result.job_id, result.media_file_ids[0]
+
+
+def _stage_rows(url: str, stage: str) -> list[tuple[Any, ...]]:
+    rows = query(
+        url,
+        "SELECT status::text, attempt, message, details, duration_ms FROM processing_log "
+        "WHERE stage = CAST(:stage AS processing_stage) ORDER BY id",
+        stage=stage,
+    )
+    return [tuple(row) for row in rows]
+
+
+def test_stage_timer_logs_started_and_completed(head_db: str, tmp_path: Path) -> None:
+    job_id, media_file_id = _job_and_file(head_db, tmp_path)
+
+    with stage_timer(head_db, job_id, media_file_id, ProcessingStage.METADATA, attempt=2) as step:
+        step.details["codecs"] = {"video": "h264"}
+
+    rows = _stage_rows(head_db, "metadata")
+    assert rows[0] == ("started", 2, None, {}, None)
+    status, attempt, message, details, duration_ms = rows[1]
+    assert (status, attempt, message, details) == (
+        "completed",
+        2,
+        None,
+        {"codecs": {"video": "h264"}},
+    )
+    assert duration_ms is not None and duration_ms >= 0
+    assert len(rows) == 2
+
+
+def test_stage_timer_logs_failure_and_reraises(head_db: str, tmp_path: Path) -> None:
+    job_id, media_file_id = _job_and_file(head_db, tmp_path)
+
+    with (
+        pytest.raises(InvalidInput, match="empty file"),
+        stage_timer(head_db, job_id, media_file_id, ProcessingStage.VALIDATION) as step,
+    ):
+        step.details["checked"] = "header"
+        raise InvalidInput("empty file", hint="0 bytes")
+
+    with (
+        pytest.raises(ZeroDivisionError),
+        stage_timer(head_db, job_id, media_file_id, ProcessingStage.ANALYSIS),
+    ):
+        _ = 1 / 0
+
+    validation = _stage_rows(head_db, "validation")
+    assert [r[0] for r in validation] == ["started", "failed"]
+    _, _, message, details, duration_ms = validation[1]
+    assert message == "empty file (0 bytes)"
+    assert details == {
+        "checked": "header",
+        "error_type": "InvalidInput",
+        "error_code": "invalid_input",
+    }
+    assert duration_ms is not None
+    analysis = _stage_rows(head_db, "analysis")
+    assert [r[0] for r in analysis] == ["started", "failed"]
+    assert analysis[1][2] == "ZeroDivisionError: division by zero"
