@@ -29,9 +29,12 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# the bundled samples (scripts/make_samples.py made them) through the whole pipeline
+SAMPLES := samples/speech_video.mp4 samples/text_image.png samples/speech.mp3
+
 run: $(STAMP)
 	$(BIN)/mediaflow db upgrade
-	$(BIN)/mediaflow db verify --check-only
+	$(BIN)/mediaflow analyze $(SAMPLES) --name samples
 
 test: $(STAMP) system-deps
 	@scripts/ensure-postgres.sh
