@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 
 from mediaflow.config import get_settings
-from mediaflow.db.models import Base
+from mediaflow.db.models import Base, include_in_autogenerate
 from mediaflow.db.session import database_url
 
 config = context.config
@@ -17,17 +17,6 @@ target_metadata = Base.metadata
 # The `alembic` command configures logging from alembic.ini; `mediaflow db` keeps its own.
 if config.config_file_name and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
-
-# Objects that exist in the database but are not described by the ORM models.
-_UNMODELLED_TABLES = {"alembic_version"}
-
-
-def _include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    unmodelled = name in _UNMODELLED_TABLES or (name or "").startswith("procrastinate")
-    return not (type_ == "table" and unmodelled)
-
 
 def _url() -> str:
     # A caller (tests, `mediaflow db`) may hand the URL over in the config's attributes.
@@ -69,7 +58,7 @@ def _run(connection: object, lock_timeout_ms: int) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        include_object=_include_object,
+        include_object=include_in_autogenerate,
         transaction_per_migration=True,
         compare_type=True,
         compare_server_default=False,

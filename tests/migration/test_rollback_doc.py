@@ -18,11 +18,23 @@ from tests.pg import execute_autocommit, scratch_database, with_database
 REPO = Path(__file__).resolve().parents[2]
 
 
+def test_manual_rollback_of_revision_3_equals_alembic(server_url: str, head_db: str) -> None:
+    with scratch_database(server_url) as reference:
+        migrate.upgrade("head", reference)
+        migrate.downgrade("000000000002", reference)
+        expected = snapshot(reference)
+    run_sql(head_db, [sql_block_after("#### Rollback Migration 000000000003")])
+    assert snapshot(head_db) == expected
+    report = verify.check(head_db)
+    assert report.ok, report.differences
+
+
 def test_manual_rollback_of_revision_2_equals_alembic(server_url: str, head_db: str) -> None:
     with scratch_database(server_url) as reference:
         migrate.upgrade("head", reference)
-        migrate.downgrade("-1", reference)
+        migrate.downgrade("000000000001", reference)
         expected = snapshot(reference)
+    run_sql(head_db, [sql_block_after("#### Rollback Migration 000000000003")])
     run_sql(head_db, statements(sql_block_after("#### Rollback Migration 000000000002")))
     assert snapshot(head_db) == expected
     report = verify.check(head_db)
@@ -34,6 +46,7 @@ def test_manual_rollback_of_revision_1_equals_alembic(server_url: str, head_db: 
         migrate.upgrade("head", reference)
         migrate.downgrade("base", reference)
         expected = snapshot(reference)
+    run_sql(head_db, [sql_block_after("#### Rollback Migration 000000000003")])
     run_sql(head_db, statements(sql_block_after("#### Rollback Migration 000000000002")))
     run_sql(head_db, statements(sql_block_after("#### Rollback Migration 000000000001")))
     assert snapshot(head_db) == expected
@@ -96,10 +109,10 @@ def _alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_seed_alembic_commands_from_the_repo_root(empty_db: str) -> None:
     for args, expect in [
-        (("upgrade", "head"), "000000000002"),
-        (("current",), "000000000002"),
-        (("downgrade", "-1"), "000000000001"),
-        (("upgrade", "head"), "000000000002"),
+        (("upgrade", "head"), "000000000003"),
+        (("current",), "000000000003"),
+        (("downgrade", "-1"), "000000000002"),
+        (("upgrade", "head"), "000000000003"),
         (("downgrade", "000000000001"), "000000000001"),
         (("downgrade", "base"), None),
         (("stamp", "000000000001"), "000000000001"),

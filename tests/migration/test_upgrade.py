@@ -1,4 +1,4 @@
-"""Revision 000000000002 at head: every object the seed names exists, as the seed means it."""
+"""At head: every object the seed names exists, as the seed means it."""
 
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ def test_head_has_every_seed_object(head_db: str) -> None:
     tables = names_dropped(REV1_SQL, "TABLE") + names_dropped(REV2_SQL, "TABLE")
     types = names_dropped(REV1_SQL, "TYPE") + names_dropped(REV2_SQL, "TYPE")
     indexes = names_dropped(REV2_SQL, "INDEX")
-    assert sorted(tables) == sorted(snap["tables"])
-    assert sorted(types) == sorted(snap["enums"])
+    # the task queue's tables and types (revision 3) all start with procrastinate_
+    assert sorted(tables) == sorted(t for t in snap["tables"] if not t.startswith("procrastinate_"))
+    assert sorted(types) == sorted(e for e in snap["enums"] if not e.startswith("procrastinate_"))
     assert set(indexes) <= set(snap["indexes"])
     assert "pg_trgm" in snap["extensions"]
-    assert snap["alembic_version"] == migrate.head_revision() == "000000000002"
+    assert snap["alembic_version"] == migrate.head_revision() == "000000000003"
     assert all(index["valid"] for index in snap["indexes"].values())
 
 

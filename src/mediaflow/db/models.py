@@ -68,6 +68,18 @@ _EMPTY_OBJECT = sql_text("'{}'::jsonb")
 _EMPTY_ARRAY = sql_text("'[]'::jsonb")
 
 
+def include_in_autogenerate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic autogenerate filter: skip objects the ORM does not model.
+
+    alembic_version is Alembic's; the procrastinate_* tables (revision 3) belong to
+    the task queue, which manages them from its own SQL.
+    """
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not (table == "alembic_version" or (table or "").startswith("procrastinate_"))
+
+
 class Base(DeclarativeBase):
     """Declarative base of every mediaflow table."""
 

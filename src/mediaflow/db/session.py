@@ -109,8 +109,10 @@ def translate_db_errors(url: str | None = None) -> Iterator[None]:
         yield
     except sa_exc.DBAPIError as exc:
         sqlstate = getattr(exc.orig, "sqlstate", None)
-        # no SQLSTATE: the connection itself failed; class 08: connection exceptions
-        if sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P03"}:
+        # an OperationalError without SQLSTATE: the connection itself failed;
+        # class 08: connection exceptions; 57P01/57P03: the server is going away
+        lost = sqlstate is None and isinstance(exc, sa_exc.OperationalError)
+        if lost or (sqlstate or "").startswith("08") or sqlstate in {"57P01", "57P03"}:
             where = f" at {describe_url(url)}" if url else ""
             raise DatabaseUnavailable(f"cannot reach the database{where}: {_reason(exc)}") from exc
         if sqlstate == "55P03":

@@ -1,0 +1,69 @@
+"""Re-running providers on one file: new rows supersede the old, nothing is deleted."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mediaflow.db.enums import MediaFileStatus
+from mediaflow.errors import InvalidInput, NotFound
+from mediaflow.pipeline.reanalyze import reanalyze
+from mediaflow.storage import ContentStore
+from tests.integration.test_search import analyzed_job
+from tests.migration.helpers import query
+
+COUNTS = """
+    SELECT m.original_name,
+           (SELECT count(*) FROM transcription t WHERE t.media_file_id = m.id),
+           (SELECT count(*) FROM analysis_result r WHERE r.media_file_id = m.id)
+    FROM media_file m ORDER BY m.original_name
+"""
+
+
+def _media_id(url: str, name: str) -> uuid.UUID:
+    value = query(url, "SELECT id FROM media_file WHERE original_name = :n", n=name)[0][0]
+    assert isinstance(value, uuid.UUID)
+    return value
+
+
+@pytest.mark.slow
+def test_reanalyze_supersedes_one_file(head_db: str, tmp_path: Path) -> None:
+    _, store = analyzed_job(head_db, tmp_path)
+    image = _media_id(head_db, "text_image.png")
+    before = dict((name, (t, r)) for name, t, r in query(head_db, COUNTS))
+
+    outcome = reanalyze(image, ["rapidocr"], store=store, url=head_db)
+
+    assert outcome.status is MediaFileStatus.COMPLETED and outcome.results >= 1
+    ocr = query(
+        head_db,
+        "SELECT is_active FROM analysis_result WHERE media_file_id = :m "
+        "AND provider = 'rapidocr' AND analysis_type = 'ocr'",
+        m=image,
+    )
+    assert len(ocr) == 2 and sum(1 for (active,) in ocr if active) == 1
+    after = dict((name, (t, r)) for name, t, r in query(head_db, COUNTS))
+    assert after["speech.mp3"] == before["speech.mp3"]
+    assert after["text_image.png"] == (before["text_image.png"][0], before["text_image.png"][1] + 1)
+    # a second round of analysis in processing_log, and the job finished again
+    rounds = query(
+        head_db,
+        "SELECT count(*) FROM processing_log WHERE media_file_id = :m "
+        "AND stage = 'analysis' AND status = 'completed'",
+        m=image,
+    )
+    assert rounds == [(2,)]
+    assert query(head_db, "SELECT status::text FROM analysis_job") == [("completed",)]
+    assert query(head_db, "SELECT status::text FROM media_file WHERE id = :m", m=image) == [
+        ("completed",)
+    ]
+
+
+def test_reanalyze_unknown_file_or_provider(head_db: str, tmp_path: Path) -> None:
+    store = ContentStore(tmp_path / "store")
+    with pytest.raises(NotFound, match="does not exist"):
+        reanalyze(uuid.uuid4(), ["rapidocr"], store=store, url=head_db)
+    with pytest.raises(InvalidInput, match="unknown provider"):
+        reanalyze(uuid.uuid4(), ["nope"], store=store, url=head_db)
