@@ -18,6 +18,7 @@ target_metadata = Base.metadata
 if config.config_file_name and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
+
 def _url() -> str:
     # A caller (tests, `mediaflow db`) may hand the URL over in the config's attributes.
     url = config.attributes.get("database_url")

@@ -21,7 +21,9 @@ down_revision: str | None = "000000000002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SCHEMA_SQL = Path(__file__).resolve().parents[1] / "sql" / "000000000003_procrastinate_3.10.0_schema.sql"
+SCHEMA_SQL = (
+    Path(__file__).resolve().parents[1] / "sql" / "000000000003_procrastinate_3.10.0_schema.sql"
+)
 
 # The same statements as the manual rollback of 000000000003 in docs/ROLLBACK.md.
 DOWNGRADE_SQL = """

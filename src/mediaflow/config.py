@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     lock_timeout_ms: int = Field(default=5000, ge=0, description="lock_timeout for migrations")
     statement_timeout_ms: int = Field(default=0, ge=0)
     backup_dir: Path | None = None
+    worker_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="How often a worker tells the queue it is alive."
+    )
+    stalled_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A worker silent this long is dead: its tasks are handed to another.",
+    )
 
     @field_validator("database_url")
     @classmethod

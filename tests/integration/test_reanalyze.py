@@ -11,6 +11,7 @@ from mediaflow.db.enums import MediaFileStatus
 from mediaflow.errors import InvalidInput, NotFound
 from mediaflow.pipeline.reanalyze import reanalyze
 from mediaflow.storage import ContentStore
+from tests.acceptance.cli import mediaflow
 from tests.integration.test_search import analyzed_job
 from tests.migration.helpers import query
 
@@ -67,3 +68,15 @@ def test_reanalyze_unknown_file_or_provider(head_db: str, tmp_path: Path) -> Non
         reanalyze(uuid.uuid4(), ["rapidocr"], store=store, url=head_db)
     with pytest.raises(InvalidInput, match="unknown provider"):
         reanalyze(uuid.uuid4(), ["nope"], store=store, url=head_db)
+
+
+def test_cli_reanalyze_errors_are_one_line(head_db: str, tmp_path: Path) -> None:
+    env = {"MEDIAFLOW_DATABASE_URL": head_db, "MEDIAFLOW_DATA_DIR": str(tmp_path)}
+    done = mediaflow("reanalyze", str(uuid.uuid4()), "-p", "rapidocr", env=env, timeout=120)
+    if "No such command 'reanalyze'" in done.stderr:
+        pytest.skip("`reanalyze` is not registered in mediaflow.cli.app yet")
+    assert done.returncode == 66
+    assert done.stderr.startswith("error:") and "does not exist" in done.stderr
+    bad = mediaflow("reanalyze", "not-a-uuid", env=env, timeout=120)
+    assert bad.returncode == 65 and "not a media file id" in bad.stderr
+    assert "Traceback" not in done.stderr + bad.stderr

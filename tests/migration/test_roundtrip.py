@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
@@ -14,7 +14,9 @@ from tests.migration.helpers import query, run_sql, snapshot
 from tests.pg import scratch_database
 
 
-@pytest.mark.parametrize(("start", "previous"), [("000000000002", "000000000001"), ("000000000003", "000000000002")])
+@pytest.mark.parametrize(
+    ("start", "previous"), [("000000000002", "000000000001"), ("000000000003", "000000000002")]
+)
 def test_downgrade_one_step_equals_fresh_previous_revision(
     server_url: str, empty_db: str, start: str, previous: str
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +17,8 @@ from mediaflow.cli.results import print_job_summary
 from mediaflow.config import get_settings
 from mediaflow.db.enums import ProcessingStage
 from mediaflow.ingest import ingest
-from mediaflow.pipeline.runner import run_job, select_providers
+from mediaflow.pipeline import tasks as queue
+from mediaflow.pipeline.runner import files_finished, run_job, select_providers
 from mediaflow.providers import registry
 from mediaflow.storage import default_store
 
@@ -39,8 +42,15 @@ def analyze(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="With workers running: wait for the job.")
+    ] = True,
 ) -> None:
-    """Ingest PATHS as one job and analyze every file (in this process)."""
+    """Ingest PATHS as one job and analyze every file.
+
+    With `mediaflow worker` processes running on this database the files go to the
+    queue; without, they are processed here, in this process.
+    """
     names = _split(providers)
     selection = select_providers(names)  # unknown names fail before anything is stored
     settings = get_settings()
@@ -49,6 +59,13 @@ def analyze(
     for skipped, reason in result.skipped:
         console.print(f"[yellow]skipped[/] {skipped}: {reason}", highlight=False)
     console.print(f"job {result.job_id}: {len(result.media_file_ids)} file(s)", highlight=False)
+    if queue.active_workers():
+        queued = queue.enqueue_job(result.job_id)
+        console.print(f"{queued} file(s) queued for the running workers", highlight=False)
+        if wait:
+            _wait_for(result.job_id, queued, quiet)
+            print_job_summary(result.job_id)
+        return
 
     with Progress(
         TextColumn("{task.description}", markup=False),
@@ -72,6 +89,27 @@ def analyze(
 
         run_job(result.job_id, store=store, on_progress=on_progress)
     print_job_summary(result.job_id)
+
+
+def _wait_for(job_id: uuid.UUID, total: int, quiet: bool) -> None:
+    with Progress(console=console, disable=quiet) as progress:
+        task = progress.add_task("files done", total=total)
+        while True:
+            done = files_finished(job_id)
+            progress.update(task, completed=done)
+            if done >= total:
+                return
+            time.sleep(0.5)
+
+
+def worker(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Files processed at once.")
+    ] = 1,
+) -> None:
+    """Process queued files until stopped (Ctrl-C finishes the current files first)."""
+    console.print(f"worker started (concurrency {concurrency})", highlight=False)
+    asyncio.run(queue.run_worker(concurrency))
 
 
 def providers() -> None:

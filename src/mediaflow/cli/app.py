@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from mediaflow.cli import analyze, db, results
+from mediaflow.cli import analyze, db, reanalyze, results, search
 from mediaflow.cli.output import fail
 from mediaflow.errors import ConfigurationError, MediaflowError
 
@@ -26,9 +26,12 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command()(analyze.analyze)
 app.command()(analyze.providers)
+app.command()(analyze.worker)
 app.command()(results.jobs)
 app.command()(results.show)
 app.command(name="export")(results.export_cmd)
+app.command()(search.search)
+app.command()(reanalyze.reanalyze)
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

@@ -105,6 +105,18 @@ def run_job(
     return JobOutcome(job_id=job_id, status=status, files=outcomes)
 
 
+def files_finished(job_id: uuid.UUID, *, url: str | None = None) -> int:
+    """How many files of the job are done (completed, failed, skipped or cancelled)."""
+    with session_scope(url) as session:
+        count = session.execute(
+            sa.select(sa.func.count()).where(
+                MediaFile.job_id == job_id,
+                MediaFile.status.not_in([MediaFileStatus.PENDING, MediaFileStatus.PROCESSING]),
+            )
+        ).scalar_one()
+    return int(count)
+
+
 def finish_job(job_id: uuid.UUID, *, url: str | None = None) -> JobStatus:
     """Set the job's final status from its files: completed unless nothing succeeded."""
     with session_scope(url) as session:

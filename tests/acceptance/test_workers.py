@@ -1,0 +1,136 @@
+"""Worker processes sharing one queue: every file processed once, even when one is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mediaflow.ingest import ingest
+from mediaflow.pipeline.runner import files_finished
+from mediaflow.pipeline.tasks import enqueue_job
+from mediaflow.storage import ContentStore
+from tests import media_factory as mf
+from tests.acceptance.cli import REPO
+from tests.migration.helpers import query
+
+FILES = 20
+
+
+def _job(head_db: str, data_dir: Path, tmp_path: Path) -> uuid.UUID:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(FILES):
+        mf.make_text_image(folder / f"page_{i:02d}.png", f"PAGE {i}")
+    store = ContentStore(data_dir / "originals")
+    result = ingest(
+        [folder], name="workers", providers=["rapidocr"], options=None, url=head_db, store=store
+    )
+    assert enqueue_job(result.job_id, url=head_db) == FILES
+    return result.job_id
+
+
+def _start_worker(head_db: str, data_dir: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
+    env.update(
+        MEDIAFLOW_DATABASE_URL=head_db,
+        MEDIAFLOW_DATA_DIR=str(data_dir),
+        MEDIAFLOW_WORKER_HEARTBEAT_S="0.5",
+        MEDIAFLOW_STALLED_AFTER_S="3",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "mediaflow", "worker", "--concurrency", "1"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def workers(head_db: str, data_dir: Path) -> Iterator[list[subprocess.Popen[str]]]:
+    procs = [_start_worker(head_db, data_dir) for _ in range(2)]
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_until(condition, timeout: float, workers: list[subprocess.Popen[str]]) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            logs = "\n".join(
+                (p.stdout.read() if p.stdout and p.poll() is not None else "") for p in workers
+            )
+            raise AssertionError(f"timed out after {timeout}s\n{logs}")
+        time.sleep(0.3)
+
+
+def _assert_each_file_once(head_db: str, job_id: uuid.UUID) -> None:
+    active = query(
+        head_db,
+        "SELECT m.original_name, count(r.id) FILTER (WHERE r.is_active) FROM media_file m "
+        "LEFT JOIN analysis_result r ON r.media_file_id = m.id WHERE m.job_id = :j "
+        "GROUP BY m.original_name",
+        j=job_id,
+    )
+    assert len(active) == FILES
+    assert all(n == 1 for _, n in active), active
+    statuses = query(head_db, "SELECT status::text, count(*) FROM media_file GROUP BY 1")
+    assert statuses == [("completed", FILES)]
+    assert query(head_db, "SELECT status::text FROM analysis_job") == [("completed",)]
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_queue(
+    head_db: str, data_dir: Path, tmp_path: Path, workers: list[subprocess.Popen[str]]
+) -> None:
+    job_id = _job(head_db, data_dir, tmp_path)
+    _wait_until(lambda: files_finished(job_id, url=head_db) == FILES, 240, workers)
+    _assert_each_file_once(head_db, job_id)
+    # no file was processed twice: one completed analysis step per file
+    per_file = query(
+        head_db,
+        "SELECT media_file_id, count(*) FROM processing_log WHERE stage = 'analysis' "
+        "AND status = 'completed' GROUP BY 1",
+    )
+    assert len(per_file) == FILES and all(n == 1 for _, n in per_file)
+    done = query(head_db, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'")
+    assert done == [(FILES,)]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_no_file(
+    head_db: str, data_dir: Path, tmp_path: Path, workers: list[subprocess.Popen[str]]
+) -> None:
+    job_id = _job(head_db, data_dir, tmp_path)
+    # kill one worker while it is in the middle of a file
+    _wait_until(lambda: files_finished(job_id, url=head_db) >= 3, 240, workers)
+    victim = workers[0]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    _wait_until(lambda: files_finished(job_id, url=head_db) == FILES, 240, workers[1:])
+    _assert_each_file_once(head_db, job_id)
+    assert query(head_db, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'") == [
+        (FILES,)
+    ]
+    # the file the victim was working on (if it had started one) went back to the
+    # queue and was run again: at most that one file has two starts
+    restarted = query(
+        head_db,
+        "SELECT count(*) FROM (SELECT media_file_id FROM processing_log WHERE stage = 'validation' "
+        "AND status = 'started' GROUP BY 1 HAVING count(*) > 1) t",
+    )
+    assert restarted[0][0] <= 1
+    attempts = query(head_db, "SELECT max(attempts) FROM procrastinate_jobs")[0][0]
+    assert restarted[0][0] <= attempts
