@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     lock_timeout_ms: int = Field(default=5000, ge=0, description="lock_timeout for migrations")
     statement_timeout_ms: int = Field(default=0, ge=0)
     backup_dir: Path | None = None
+    whisper_model: str | None = Field(
+        default=None,
+        description="A CTranslate2 Whisper model directory; unset or 'default': bundled tiny.en.",
+    )
     worker_heartbeat_s: float = Field(
         default=10.0, gt=0, description="How often a worker tells the queue it is alive."
     )

@@ -406,7 +406,14 @@ def test_faster_whisper_reports_a_broken_audio_file(tmp_path: Path) -> None:
 
 
 def test_faster_whisper_model_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "nowhere"))
+    from mediaflow.config import get_settings
+
+    def setenv(value: str) -> None:
+        # the settings object is read once per process: re-read it after each change
+        monkeypatch.setenv(ENV_VAR, value)
+        get_settings.cache_clear()
+
+    setenv(str(tmp_path / "nowhere"))
     availability = FasterWhisperProvider().availability()
     assert not availability.available and "does not exist" in availability.reason
     assert ENV_VAR in availability.reason
@@ -415,16 +422,18 @@ def test_faster_whisper_model_setting(monkeypatch: pytest.MonkeyPatch, tmp_path:
     incomplete.mkdir()
     (incomplete / "model.bin").write_bytes(b"")
     (incomplete / "config.json").write_text("{}")
-    monkeypatch.setenv(ENV_VAR, str(incomplete))
+    setenv(str(incomplete))
     availability = FasterWhisperProvider().availability()
     assert not availability.available and "tokenizer.json" in availability.reason
 
     # A model *name* is never downloaded: it is a missing directory like any other.
-    monkeypatch.setenv(ENV_VAR, "large-v3")
+    setenv("large-v3")
     assert not FasterWhisperProvider().availability().available
 
-    monkeypatch.setenv(ENV_VAR, "default")
+    setenv("default")
     assert FasterWhisperProvider().availability().available
+    monkeypatch.delenv(ENV_VAR)
+    get_settings.cache_clear()
 
 
 # ----------------------------------------------------------------------------- OCR

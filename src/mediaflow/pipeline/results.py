@@ -13,6 +13,18 @@ from mediaflow.db.models import AnalysisResult, Transcription
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
 
 
+def _supersede(
+    session: Session,
+    model: type[AnalysisResult] | type[Transcription],
+    *conditions: sa.ColumnElement[bool],
+) -> None:
+    # deactivate in the same transaction as the insert: the unique partial index
+    # (uq_*_active) guarantees a concurrent re-run cannot leave two active rows
+    session.execute(
+        sa.update(model).where(*conditions, model.is_active.is_(True)).values(is_active=False)
+    )
+
+
 def save_analysis(
     session: Session,
     *,
@@ -23,15 +35,12 @@ def save_analysis(
     latency_ms: int,
 ) -> AnalysisResult:
     """Deactivate the active result for (file, provider, type) and insert ``output``."""
-    session.execute(
-        sa.update(AnalysisResult)
-        .where(
-            AnalysisResult.media_file_id == media_file_id,
-            AnalysisResult.provider == provider,
-            AnalysisResult.analysis_type == output.analysis_type,
-            AnalysisResult.is_active.is_(True),
-        )
-        .values(is_active=False)
+    _supersede(
+        session,
+        AnalysisResult,
+        AnalysisResult.media_file_id == media_file_id,
+        AnalysisResult.provider == provider,
+        AnalysisResult.analysis_type == output.analysis_type,
     )
     row = AnalysisResult(
         job_id=job_id,
@@ -59,14 +68,11 @@ def save_transcription(
     latency_ms: int,
 ) -> Transcription:
     """Deactivate the active transcript for (file, provider) and insert ``output``."""
-    session.execute(
-        sa.update(Transcription)
-        .where(
-            Transcription.media_file_id == media_file_id,
-            Transcription.provider == provider,
-            Transcription.is_active.is_(True),
-        )
-        .values(is_active=False)
+    _supersede(
+        session,
+        Transcription,
+        Transcription.media_file_id == media_file_id,
+        Transcription.provider == provider,
     )
     row = Transcription(
         job_id=job_id,

@@ -56,11 +56,10 @@ def _bundled_model_path() -> Path | None:
 
 
 def _model_path() -> Path | None:
-    """The model directory to use: ``$MEDIAFLOW_WHISPER_MODEL``, else the bundled tiny.en.
+    """The model directory to use: the ``whisper_model`` setting, else the bundled tiny.en."""
+    from mediaflow.config import get_settings
 
-    This is the one place the choice is read; the settings object can replace it.
-    """
-    value = os.environ.get(ENV_VAR, "").strip()
+    value = (get_settings().whisper_model or "").strip()
     if value and value.lower() != "default":
         return Path(value).expanduser()
     return _bundled_model_path()
