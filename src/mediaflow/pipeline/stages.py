@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -45,7 +46,7 @@ from mediaflow.media.probe import probe
 from mediaflow.pipeline.log import StageStep, log_event, stage_timer
 from mediaflow.pipeline.results import save_analysis, save_transcription
 from mediaflow.providers import registry
-from mediaflow.providers.base import MediaInput
+from mediaflow.providers.base import AnalysisOutput, MediaInput, TranscriptOutput
 from mediaflow.storage import ContentStore
 
 # Transient provider errors (timeouts, 429, 5xx) are retried with backoff.
@@ -199,6 +200,39 @@ def _retry_logger(
     return log
 
 
+def _call_provider(
+    stage: ProcessingStage,
+    name: str,
+    call: Callable[[], T],
+    save: Callable[[Session, T, int], dict[str, Any]],
+    *,
+    url: str | None,
+    job_id: uuid.UUID,
+    outcome: FileOutcome,
+    timer: Timer,
+) -> dict[str, Any] | None:
+    """Run one provider under its stage's log row, with retries, and store its output.
+
+    The model runs outside any transaction; ``save`` writes in one short transaction
+    and returns the details for the log row. A provider failure is recorded on the
+    outcome (the file goes on with the other providers) and gives None.
+    """
+    try:
+        with timer(stage) as step:
+            step.details["provider"] = name
+            started = time.perf_counter()
+            output = _with_retries(
+                call, _retry_logger(url, job_id, outcome.media_file_id, stage, name)
+            )
+            latency = int((time.perf_counter() - started) * 1000)
+            with session_scope(url) as session:
+                step.details.update(save(session, output, latency))
+            return step.details
+    except ProviderError as exc:
+        outcome.provider_failures.append(f"{name}: {exc}")
+        return None
+
+
 def _run_transcription(
     url: str | None, job_id: uuid.UUID, media: MediaInput, names: Sequence[str], *,
     outcome: FileOutcome, timer: Timer,
@@ -212,25 +246,22 @@ def _run_transcription(
         return
     for name in wanted:
         provider = registry.get_transcription_provider(name)
-        try:
-            with timer(stage) as step:
-                step.details["provider"] = name
-                started = time.perf_counter()
-                output = _with_retries(
-                    partial(provider.transcribe, media),
-                    _retry_logger(url, job_id, outcome.media_file_id, stage, name),
-                )
-                latency = int((time.perf_counter() - started) * 1000)
-                with session_scope(url) as session:
-                    save_transcription(
-                        session, job_id=job_id, media_file_id=outcome.media_file_id,
-                        provider=TranscriptionProvider(name), output=output,
-                        latency_ms=latency,
-                    )  # fmt: skip
-                step.details.update(words=len(output.text.split()), language=output.language)
+
+        def save(
+            session: Session, output: TranscriptOutput, latency: int, name: str = name
+        ) -> dict[str, Any]:
+            save_transcription(
+                session, job_id=job_id, media_file_id=outcome.media_file_id,
+                provider=TranscriptionProvider(name), output=output, latency_ms=latency,
+            )  # fmt: skip
+            return {"words": len(output.text.split()), "language": output.language}
+
+        done = _call_provider(
+            stage, name, partial(provider.transcribe, media), save,
+            url=url, job_id=job_id, outcome=outcome, timer=timer,
+        )  # fmt: skip
+        if done is not None:
             outcome.transcriptions += 1
-        except ProviderError as exc:
-            outcome.provider_failures.append(f"{name}: {exc}")
 
 
 def _run_analysis(
@@ -244,25 +275,23 @@ def _run_analysis(
         return
     for name in wanted:
         provider = registry.get_analysis_provider(name)
-        try:
-            with timer(stage) as step:
-                step.details["provider"] = name
-                started = time.perf_counter()
-                outputs = _with_retries(
-                    partial(provider.analyze, media),
-                    _retry_logger(url, job_id, outcome.media_file_id, stage, name),
-                )
-                latency = int((time.perf_counter() - started) * 1000)
-                with session_scope(url) as session:
-                    for output in outputs:
-                        save_analysis(
-                            session, job_id=job_id, media_file_id=outcome.media_file_id,
-                            provider=AnalysisProvider(name), output=output, latency_ms=latency,
-                        )  # fmt: skip
-                step.details["analysis_types"] = [o.analysis_type for o in outputs]
-            outcome.results += len(outputs)
-        except ProviderError as exc:
-            outcome.provider_failures.append(f"{name}: {exc}")
+
+        def save(
+            session: Session, outputs: list[AnalysisOutput], latency: int, name: str = name
+        ) -> dict[str, Any]:
+            for output in outputs:
+                save_analysis(
+                    session, job_id=job_id, media_file_id=outcome.media_file_id,
+                    provider=AnalysisProvider(name), output=output, latency_ms=latency,
+                )  # fmt: skip
+            return {"analysis_types": [o.analysis_type for o in outputs]}
+
+        done = _call_provider(
+            stage, name, partial(provider.analyze, media), save,
+            url=url, job_id=job_id, outcome=outcome, timer=timer,
+        )  # fmt: skip
+        if done is not None:
+            outcome.results += len(done["analysis_types"])
 
 
 def _finalize(
