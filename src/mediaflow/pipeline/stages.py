@@ -39,11 +39,11 @@ from mediaflow.db.enums import (
 )
 from mediaflow.db.models import MediaFile
 from mediaflow.db.session import session_scope
-from mediaflow.errors import MediaflowError, NotFound, ProviderError, TransientProviderError
+from mediaflow.errors import NotFound, TransientProviderError
 from mediaflow.media.audio import extract_audio
 from mediaflow.media.frames import extract_frames
 from mediaflow.media.probe import probe
-from mediaflow.pipeline.log import StageStep, log_event, stage_timer
+from mediaflow.pipeline.log import StageStep, error_message, log_event, stage_timer
 from mediaflow.pipeline.results import save_analysis, save_transcription
 from mediaflow.providers import registry
 from mediaflow.providers.base import AnalysisOutput, MediaInput, TranscriptOutput
@@ -135,8 +135,8 @@ def process_media_file(
                 codecs=info.codecs, streams=info.streams,
             )  # fmt: skip
             step.details.update(codecs=info.codecs, duration_s=info.duration_s)
-    except MediaflowError as exc:
-        outcome.status, outcome.error = MediaFileStatus.FAILED, str(exc)
+    except Exception as exc:  # a bad file, or a decoder bug on it: this file fails alone
+        outcome.status, outcome.error = MediaFileStatus.FAILED, error_message(exc)
         _finalize(url, job_id, outcome, notify)
         return outcome
 
@@ -156,8 +156,8 @@ def process_media_file(
                     step.details.update(frames=len(frames))
             else:
                 _skip(url, job_id, media_file_id, ProcessingStage.FRAME_EXTRACTION, "no video")
-        except MediaflowError as exc:
-            outcome.status, outcome.error = MediaFileStatus.FAILED, str(exc)
+        except Exception as exc:  # this file fails alone
+            outcome.status, outcome.error = MediaFileStatus.FAILED, error_message(exc)
             _finalize(url, job_id, outcome, notify)
             return outcome
 
@@ -228,8 +228,8 @@ def _call_provider(
             with session_scope(url) as session:
                 step.details.update(save(session, output, latency))
             return step.details
-    except ProviderError as exc:
-        outcome.provider_failures.append(f"{name}: {exc}")
+    except Exception as exc:  # a provider's failure (or bug) costs only that provider
+        outcome.provider_failures.append(f"{name}: {error_message(exc)}")
         return None
 
 
