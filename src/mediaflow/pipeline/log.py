@@ -22,7 +22,7 @@ from mediaflow.db.models import ProcessingLog
 from mediaflow.db.session import session_scope
 from mediaflow.errors import MediaflowError
 
-__all__ = ["StageStep", "error_message", "log_event", "stage_timer"]
+__all__ = ["StageStep", "error_message", "log_event", "log_now", "stage_timer"]
 
 
 def log_event(
@@ -50,6 +50,12 @@ def log_event(
     )
     session.add(row)
     return row
+
+
+def log_now(url: str | None, **fields: Any) -> None:
+    """Write one ``log_event`` row in its own short transaction (it outlives the step)."""
+    with session_scope(url) as session:
+        log_event(session, **fields)
 
 
 def error_message(exc: BaseException) -> str:
@@ -95,15 +101,14 @@ def stage_timer(
     duration is written, and the exception is re-raised unchanged.
     """
     step = StageStep(job_id=job_id, media_file_id=media_file_id, stage=stage, attempt=attempt)
-    with session_scope(url) as session:
-        log_event(
-            session,
-            job_id=job_id,
-            media_file_id=media_file_id,
-            stage=stage,
-            status=ProcessingLogStatus.STARTED,
-            attempt=attempt,
-        )
+    log_now(
+        url,
+        job_id=job_id,
+        media_file_id=media_file_id,
+        stage=stage,
+        status=ProcessingLogStatus.STARTED,
+        attempt=attempt,
+    )
     started = time.perf_counter()
     try:
         yield step
@@ -113,34 +118,31 @@ def stage_timer(
         if isinstance(exc, MediaflowError):
             details["error_code"] = exc.code
         try:
-            with session_scope(url) as session:
-                log_event(
-                    session,
-                    job_id=job_id,
-                    media_file_id=media_file_id,
-                    stage=stage,
-                    status=ProcessingLogStatus.FAILED,
-                    attempt=attempt,
-                    message=error_message(exc),
-                    details=details,
-                    duration_ms=duration_ms,
-                )
+            log_now(
+                url,
+                job_id=job_id,
+                media_file_id=media_file_id,
+                stage=stage,
+                status=ProcessingLogStatus.FAILED,
+                attempt=attempt,
+                message=error_message(exc),
+                details=details,
+                duration_ms=duration_ms,
+            )
         except Exception as log_exc:
             # The step's own error is the one that matters to the caller; losing the
             # log row (database gone, details not JSON) must not replace it, only be
             # noted on it.
             exc.add_note(f"processing_log: could not record the failure: {log_exc}")
         raise
-    duration_ms = _elapsed_ms(started)
-    with session_scope(url) as session:
-        log_event(
-            session,
-            job_id=job_id,
-            media_file_id=media_file_id,
-            stage=stage,
-            status=ProcessingLogStatus.COMPLETED,
-            attempt=attempt,
-            message=step.message,
-            details=step.details,
-            duration_ms=duration_ms,
-        )
+    log_now(
+        url,
+        job_id=job_id,
+        media_file_id=media_file_id,
+        stage=stage,
+        status=ProcessingLogStatus.COMPLETED,
+        attempt=attempt,
+        message=step.message,
+        details=step.details,
+        duration_ms=_elapsed_ms(started),
+    )

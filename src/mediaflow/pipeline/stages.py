@@ -43,7 +43,7 @@ from mediaflow.errors import NotFound, TransientProviderError
 from mediaflow.media.audio import extract_audio
 from mediaflow.media.frames import extract_frames
 from mediaflow.media.probe import probe
-from mediaflow.pipeline.log import StageStep, error_message, log_event, stage_timer
+from mediaflow.pipeline.log import StageStep, error_message, log_event, log_now, stage_timer
 from mediaflow.pipeline.results import save_analysis, save_transcription
 from mediaflow.providers import registry
 from mediaflow.providers.base import AnalysisOutput, MediaInput, TranscriptOutput
@@ -178,11 +178,10 @@ def process_media_file(
 def _skip(
     url: str | None, job_id: uuid.UUID, media_file_id: uuid.UUID, stage: ProcessingStage, why: str
 ) -> None:
-    with session_scope(url) as session:
-        log_event(
-            session, job_id=job_id, media_file_id=media_file_id, stage=stage,
-            status=ProcessingLogStatus.SKIPPED, message=why,
-        )  # fmt: skip
+    log_now(
+        url, job_id=job_id, media_file_id=media_file_id, stage=stage,
+        status=ProcessingLogStatus.SKIPPED, message=why,
+    )  # fmt: skip
 
 
 def _retry_logger(
@@ -190,12 +189,11 @@ def _retry_logger(
     provider: str,
 ) -> Callable[[int, BaseException], None]:  # fmt: skip
     def log(attempt: int, exc: BaseException) -> None:
-        with session_scope(url) as session:
-            log_event(
-                session, job_id=job_id, media_file_id=media_file_id, stage=stage,
-                status=ProcessingLogStatus.RETRYING, attempt=attempt, message=str(exc),
-                details={"provider": provider},
-            )  # fmt: skip
+        log_now(
+            url, job_id=job_id, media_file_id=media_file_id, stage=stage,
+            status=ProcessingLogStatus.RETRYING, attempt=attempt, message=str(exc),
+            details={"provider": provider},
+        )  # fmt: skip
 
     return log
 
