@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the tests need: espeak-ng/sox make test speech.
+# Debian packages the tests need: espeak-ng/sox make test speech, chromium runs the browser tests.
 system-deps:
 	@missing=""; \
-	for pkg in espeak-ng sox; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in espeak-ng sox chromium; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

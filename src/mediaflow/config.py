@@ -52,6 +52,21 @@ class Settings(BaseSettings):
         description="A worker silent this long is dead: its tasks are handed to another.",
     )
 
+    # REST API (`mediaflow serve`)
+    api_host: str = Field(default="127.0.0.1", description="Address `mediaflow serve` binds.")
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    require_api_key: bool | None = Field(
+        default=None,
+        description="Unset: keys are required unless the server is bound to loopback only.",
+    )
+    upload_max_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Largest upload the API accepts, per file."
+    )
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Server-side folders POST /jobs may read from (JSON list); empty: none.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str | None) -> str | None:
@@ -66,6 +81,12 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _resolve_roots(cls, value: list[Path]) -> list[Path]:
+        # resolved once: confinement checks compare real paths (symlinks followed)
+        return [root.expanduser().resolve() for root in value]
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -5,7 +5,7 @@ Two kinds of hits come back, merged and ranked by score:
 - ``transcript``: active transcriptions whose text contains the query
   (``ILIKE '%q%'``) or is word-similar to it (``q <% text``, pg_trgm), with the
   timestamp of the best-matching segment. Both predicates can use a trigram GIN
-  index on ``transcription.text`` (``gin_trgm_ops``).
+  index on ``transcription.text`` (``gin_trgm_ops``, revision 000000000004).
 - ``result``: active analysis results whose JSON contains a given document
   (``result @> :doc``), which uses ``ix_analysis_result_result_gin``
   (``jsonb_path_ops``).

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from mediaflow.cli import analyze, db, reanalyze, results, search
+from mediaflow.cli import analyze, db, reanalyze, results, search, serve
 from mediaflow.cli.output import fail
 from mediaflow.errors import ConfigurationError, MediaflowError
 
@@ -32,6 +32,8 @@ app.command()(results.show)
 app.command(name="export")(results.export_cmd)
 app.command()(search.search)
 app.command()(reanalyze.reanalyze)
+app.command()(serve.serve)
+app.add_typer(serve.keys_app, name="keys")
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

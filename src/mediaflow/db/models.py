@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Double,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy import (
@@ -287,6 +289,12 @@ class Transcription(Base):
             postgresql_where=sql_text("is_active"),
         ),
         Index("ix_transcription_job_provider", "job_id", "provider"),
+        Index(
+            "ix_transcription_text_trgm",
+            "text",
+            postgresql_using="gin",
+            postgresql_ops={"text": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -315,4 +323,27 @@ class ProcessingLog(Base):
     __table_args__ = (
         Index("ix_processing_log_job_created", "job_id", "created_at"),
         Index("ix_processing_log_details_gin", "details", postgresql_using="gin"),
+    )
+
+
+class ApiKey(Base):
+    """A key of the REST API: only its SHA-256 and a display prefix are stored."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=_UUID
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_NOW, nullable=False
+    )
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("key_hash", name="uq_api_key_key_hash"),
+        CheckConstraint("char_length(key_hash) = 64", name="ck_api_key_key_hash_sha256"),
     )

@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from functools import lru_cache
 
 import procrastinate
 import sqlalchemy as sa
 
 from mediaflow.config import get_settings
+from mediaflow.db.enums import JobStatus, MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
 from mediaflow.db.session import database_url, libpq_url, session_scope
 from mediaflow.errors import NotFound
@@ -39,19 +41,25 @@ tasks = procrastinate.Blueprint()
     # a crash of our own code (not a bad file: that fails the file, not the task)
     retry=procrastinate.RetryStrategy(max_attempts=3, wait=2, exponential_wait=2),
 )
-def process_file(media_file_id: str) -> str:
-    """Run every stage on one media file, then finish its job if it was the last one."""
+def process_file(media_file_id: str, providers: list[str] | None = None) -> str:
+    """Run every stage on one media file, then finish its job if it was the last one.
+
+    ``providers`` (a reanalysis) overrides the providers the job was created with. A
+    file cancelled after its task was queued is left as it is.
+    """
     file_id = uuid.UUID(media_file_id)
     with session_scope() as session:
         row = session.execute(
-            sa.select(MediaFile.job_id, AnalysisJob.options)
+            sa.select(MediaFile.job_id, MediaFile.status, AnalysisJob.options)
             .join(AnalysisJob, AnalysisJob.id == MediaFile.job_id)
             .where(MediaFile.id == file_id)
         ).first()
         if row is None:
             raise NotFound(f"media file {file_id} does not exist")
-        job_id, options = row
-    selection = select_providers(options.get("providers"))
+        job_id, status, options = row
+    if status is MediaFileStatus.CANCELLED:
+        return status.value
+    selection = select_providers(providers or options.get("providers"))
     outcome = process_media_file(
         file_id,
         store=default_store(get_settings()),
@@ -90,23 +98,52 @@ def active_workers(url: str | None = None) -> int:
     return int(count)
 
 
+def enqueue_files(
+    media_file_ids: Sequence[uuid.UUID],
+    *,
+    providers: Sequence[str] | None = None,
+    url: str | None = None,
+) -> int:
+    """Defer one task per media file (``providers``: override the job's); return how many."""
+    app = get_app(url)
+    with app.open():
+        for media_file_id in media_file_ids:
+            # one queued task per file at a time: a second enqueue of the same file waits
+            process_file.configure(queueing_lock=f"file:{media_file_id}").defer(
+                media_file_id=str(media_file_id),
+                providers=list(providers) if providers else None,
+            )
+    return len(media_file_ids)
+
+
 def enqueue_job(job_id: uuid.UUID, url: str | None = None) -> int:
     """Defer one task per pending file of ``job_id``; return how many."""
     with session_scope(url) as session:
         ids = session.scalars(
-            sa.select(MediaFile.id).where(MediaFile.job_id == job_id, MediaFile.status == "pending")
+            sa.select(MediaFile.id).where(
+                MediaFile.job_id == job_id, MediaFile.status == MediaFileStatus.PENDING
+            )
         ).all()
         session.execute(
-            sa.update(AnalysisJob).where(AnalysisJob.id == job_id).values(status="queued")
+            sa.update(AnalysisJob)
+            .where(AnalysisJob.id == job_id)
+            .values(status=JobStatus.QUEUED, finished_at=None)
         )
+    return enqueue_files(ids, url=url)
+
+
+def cancel_queued(media_file_ids: Sequence[uuid.UUID], url: str | None = None) -> int:
+    """Cancel the queued (not yet started) tasks of these files; return how many."""
     app = get_app(url)
+    cancelled = 0
     with app.open():
-        for media_file_id in ids:
-            # one queued task per file at a time: a second enqueue of the same file waits
-            process_file.configure(queueing_lock=f"file:{media_file_id}").defer(
-                media_file_id=str(media_file_id)
-            )
-    return len(ids)
+        for media_file_id in media_file_ids:
+            for job in app.job_manager.list_jobs(
+                queue=QUEUE, status="todo", queueing_lock=f"file:{media_file_id}"
+            ):
+                if job.id is not None:
+                    cancelled += bool(app.job_manager.cancel_job_by_id(job.id))
+    return cancelled
 
 
 async def _hand_back_stalled(app: procrastinate.App, every_s: float, stalled_s: float) -> None:

@@ -1,0 +1,1 @@
+"""The REST API and web page of ``mediaflow serve`` (FastAPI)."""

@@ -1,0 +1,6 @@
+"""Placeholder: filled in by the API work."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
+metrics_router = APIRouter()

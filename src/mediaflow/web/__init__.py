@@ -1,0 +1,1 @@
+"""The web page: server-rendered templates and small scripts over the REST API."""
