@@ -18,6 +18,7 @@ with, and whether retrying may help::
     ├── NotFound                        not_found       404   66    no
     ├── Refused                         refused         409   77    no
     ├── AuthError                       unauthorized    401   77    no
+    ├── Forbidden                       forbidden       403   77    no
     └── ProviderError                   provider        502   75    no
         ├── ProviderUnavailable         provider_unavailable 503 69 no
         └── TransientProviderError      provider_transient 503 75  yes
@@ -165,3 +166,11 @@ class TransientProviderError(ProviderError):
     code = "provider_transient"
     http_status = 503
     retryable = True
+
+
+class Forbidden(MediaflowError):
+    """The caller may not reach this (e.g. a server-side path outside the allowed roots)."""
+
+    code = "forbidden"
+    http_status = 403
+    exit_code = 77  # EX_NOPERM

@@ -143,6 +143,7 @@ def ingest(
     options: dict[str, Any] | None,
     url: str | None = None,
     store: ContentStore | None = None,
+    names: Sequence[str] | None = None,
 ) -> IngestResult:
     """Store ``paths`` (folders recursed) and create one pending job with one media_file each.
 
@@ -151,11 +152,20 @@ def ingest(
     cannot even be read is reported in ``skipped``. Raises ``NotFound`` for a missing
     path and ``InvalidInput`` when nothing is left to ingest, both before any row is
     written.
+
+    ``names`` (one per path, each path a file) gives the files the names they get in
+    the database instead of their own: uploads lie under random temporary names.
     """
     if not paths:
         raise InvalidInput("no files or folders given")
     job_options = _job_options(options, providers)
-    sources, skipped = collect_files(paths)
+    if names is not None:
+        if len(names) != len(paths) or not all(Path(p).is_file() for p in paths):
+            raise InvalidInput("names need one regular file each")
+        sources = [SourceFile(Path(p), n) for p, n in zip(paths, names, strict=True)]
+        skipped: list[tuple[Path, str]] = []
+    else:
+        sources, skipped = collect_files(paths)
     if not sources:
         raise InvalidInput(
             "no files to ingest", hint=f"{len(skipped)} skipped" if skipped else "folders are empty"
@@ -183,7 +193,7 @@ def ingest(
         session.add(
             AnalysisJob(
                 id=job_id,
-                name=name or _default_name(paths, len(stored)),
+                name=name or _default_name(list(map(Path, names or paths)), len(stored)),
                 status=JobStatus.PENDING,
                 options=job_options,
             )

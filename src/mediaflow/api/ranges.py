@@ -1,0 +1,94 @@
+"""HTTP byte ranges (RFC 9110 §14) for serving stored originals, and a streaming reader.
+
+Only the ``bytes`` unit is understood. Of several ranges in one header only the first
+is answered (a single-part 206, never ``multipart/byteranges``): players ask for one
+range at a time, and RFC 9110 lets a server answer fewer ranges than asked. A header
+that cannot be parsed is ignored (the whole file, 200), as the RFC says; a well-formed
+range that lies wholly past the end is unsatisfiable (416).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ByteRange", "Unsatisfiable", "iter_file", "parse_range"]
+
+CHUNK_SIZE = 256 * 1024
+# "a-b", "a-" or "-n"; whitespace around the parts is allowed by the grammar
+_SPEC = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """An inclusive byte range ``start``..``end`` of a file of ``size`` bytes."""
+
+    start: int
+    end: int
+    size: int
+
+    @property
+    def length(self) -> int:
+        """How many bytes the range holds."""
+        return self.end - self.start + 1
+
+    def content_range(self) -> str:
+        """The Content-Range header value of a 206 answer."""
+        return f"bytes {self.start}-{self.end}/{self.size}"
+
+
+class Unsatisfiable(Exception):
+    """A well-formed range that selects no byte of the file (answered 416)."""
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The first range of a ``Range`` header against a file of ``size`` bytes.
+
+    None means "send the whole file" (no header, another unit, or a malformed header);
+    raises ``Unsatisfiable`` when the first range starts past the end, or asks for the
+    last zero bytes, or the file is empty.
+    """
+    if not header:
+        return None
+    unit, sep, specs = header.partition("=")
+    if not sep or unit.strip().lower() != "bytes":
+        return None
+    first = specs.split(",", 1)[0]
+    match = _SPEC.fullmatch(first)
+    if match is None:
+        return None
+    start_text, end_text = match.groups()
+    if not start_text and not end_text:
+        return None
+    if not start_text:  # "-n": the last n bytes
+        suffix = int(end_text)
+        if suffix == 0 or size == 0:
+            raise Unsatisfiable
+        return ByteRange(max(size - suffix, 0), size - 1, size)
+    start = int(start_text)
+    end = int(end_text) if end_text else size - 1
+    if end < start:  # "5-2" is not a valid range at all: ignore the header
+        return None
+    if start >= size:
+        raise Unsatisfiable
+    return ByteRange(start, min(end, size - 1), size)
+
+
+def iter_file(path: Path, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    """Yield ``length`` bytes of ``path`` from ``start`` (to the end when None), in chunks.
+
+    Opens the file itself so that it is closed when the response ends, also when the
+    client goes away mid-stream (the generator is closed then).
+    """
+    with path.open("rb") as source:
+        source.seek(start)
+        left = length
+        while left is None or left > 0:
+            chunk = source.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
+            if not chunk:
+                break
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
