@@ -13,8 +13,9 @@ inputs: speed targets live here, never in the tests. Three measures:
    provider's settings) vs ``ingest`` + ``run_job(providers=["faster_whisper"])``;
 2. ingest + probe: mediaflow's ``ingest`` of a folder of small generated files and a
    ``probe`` of each stored object vs a bare PyAV loop (open, streams, duration);
-3. queue: empty procrastinate tasks deferred and run by a worker (concurrency 4);
-   through ``mediaflow.pipeline.tasks`` when that module exists.
+3. queue: empty procrastinate tasks deferred and run by a worker (concurrency 4):
+   a bare procrastinate App vs mediaflow's own (``mediaflow.pipeline.tasks.get_app``
+   on the scratch database, its ``run_worker``).
 
 Each measure runs once to warm up, then ``--runs`` times; the median is reported.
 A scratch database ``mfbench_<random>`` is created on the server (``--database-url``,
@@ -38,7 +39,7 @@ import sys
 import tempfile
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -377,50 +378,95 @@ def bench_ingest(ctx: Context) -> list[Row]:
 # ----------------------------------------------------------------------------- queue
 
 
-async def _queue_run(app: Any, task: Any, count: int) -> tuple[float, float]:
-    """Defer ``count`` runs of ``task`` and work them off; (defer seconds, worker seconds)."""
-    async with app.open_async():
+@dataclass(frozen=True)
+class QueueSide:
+    """One side of the queue measure: an App, its no-op task, and how a worker is run."""
+
+    app: Any
+    task: Any
+    queue: str
+    # Works the queue off until it is empty, opening the App itself (as a worker would).
+    work_off: Callable[[], Awaitable[None]]
+
+
+async def _count_and_clear(app: Any, queue: str) -> int:
+    """How many of ``queue``'s jobs succeeded; then delete them all (the next run starts empty)."""
+    async with app.open_async(), app.connector.pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s "
+            "AND status = 'succeeded'",
+            (queue,),
+        )
+        row = await cursor.fetchone()
+        await connection.execute("DELETE FROM procrastinate_jobs WHERE queue_name = %s", (queue,))
+    return int(row[0]) if row else 0
+
+
+async def _queue_run(side: QueueSide, count: int) -> tuple[float, float]:
+    """Defer ``count`` runs of the side's task and work them off; (defer s, worker s)."""
+    async with side.app.open_async():
         started = time.perf_counter()
         for i in range(count):
-            await task.defer_async(n=i)
-        deferred = time.perf_counter()
-        await app.run_worker_async(
-            queues=[QUEUE_NAME], concurrency=4, wait=False, install_signal_handlers=False
-        )
-        done = time.perf_counter()
-        async with app.connector.pool.connection() as connection:
-            cursor = await connection.execute(
-                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s "
-                "AND status = 'succeeded'",
-                (QUEUE_NAME,),
-            )
-            row = await cursor.fetchone()
-            await connection.execute(
-                "DELETE FROM procrastinate_jobs WHERE queue_name = %s", (QUEUE_NAME,)
-            )
-    if row is None or row[0] != count:
-        raise RuntimeError(f"worker finished {row[0] if row else 0} of {count} tasks")
-    return deferred - started, done - deferred
+            await side.task.defer_async(n=i)
+        deferred = time.perf_counter() - started
+    started = time.perf_counter()
+    await side.work_off()
+    worked = time.perf_counter() - started
+    done = await _count_and_clear(side.app, side.queue)
+    if done != count:
+        raise RuntimeError(f"worker finished {done} of {count} tasks")
+    return deferred, worked
 
 
-def _make_app(ctx: Context, base: Any | None) -> tuple[Any, Any]:
-    """A procrastinate App on the scratch database and an empty task registered on it."""
+def _direct_side(ctx: Context) -> QueueSide:
+    """procrastinate alone: a fresh App, a no-op task, ``run_worker_async`` (concurrency 4)."""
     from procrastinate import App, PsycopgConnector
 
     from mediaflow.db.session import libpq_url
 
-    connector = PsycopgConnector(conninfo=libpq_url(ctx.url))
-    app: App = base.with_connector(connector) if base is not None else App(connector=connector)
+    app = App(connector=PsycopgConnector(conninfo=libpq_url(ctx.url)))
 
     @app.task(name="mfbench.noop", queue=QUEUE_NAME)
     async def noop(n: int) -> None:
         """Do nothing: the queue's own overhead is what is measured."""
 
-    return app, noop
+    async def work_off() -> None:
+        async with app.open_async():
+            await app.run_worker_async(
+                queues=[QUEUE_NAME], concurrency=4, wait=False, install_signal_handlers=False
+            )
+
+    return QueueSide(app, noop, QUEUE_NAME, work_off)
+
+
+def _mediaflow_side(ctx: Context, tasks: Any) -> QueueSide:
+    """mediaflow's own App (``get_app`` on the scratch database) and its ``run_worker``.
+
+    The no-op task is added to that App through a procrastinate Blueprint and put on
+    mediaflow's own queue, so that ``tasks.run_worker`` (heartbeats, the stalled-task
+    sweeper, mediaflow's worker options) is what works it off. The scratch database
+    holds nothing else, so no real media task is on that queue.
+    """
+    from procrastinate import Blueprint
+
+    app = tasks.get_app(ctx.url)
+    blueprint = Blueprint()
+
+    @blueprint.task(name="noop", queue=tasks.QUEUE)
+    async def noop(n: int) -> None:
+        """Do nothing: the queue's own overhead is what is measured."""
+
+    if "mfbench:noop" not in app.tasks:  # get_app caches its App per URL
+        app.add_tasks_from(blueprint, namespace="mfbench")
+
+    async def work_off() -> None:
+        await tasks.run_worker(4, ctx.url, wait=False)
+
+    return QueueSide(app, app.tasks["mfbench:noop"], tasks.QUEUE, work_off)
 
 
 def bench_queue(ctx: Context) -> list[Row]:
-    """Empty tasks: procrastinate directly, and through mediaflow's app when it exists."""
+    """Empty tasks: procrastinate directly, and through mediaflow's App and worker."""
     import logging
 
     logging.getLogger("procrastinate").setLevel(logging.ERROR)
@@ -438,49 +484,48 @@ def bench_queue(ctx: Context) -> list[Row]:
     else:
         schema = "schema from mediaflow's migrations"
 
-    sides: list[tuple[Any, Any]] = [_make_app(ctx, None)]
+    sides: list[QueueSide] = [_direct_side(ctx)]
     note = f"{count} tasks, concurrency 4, {schema}"
+    tasks = None
     if importlib.util.find_spec("mediaflow.pipeline.tasks") is not None:
         tasks = importlib.import_module("mediaflow.pipeline.tasks")
-        base = getattr(tasks, "app", None)
-        if base is not None:
-            sides.append(_make_app(ctx, base))
-            note += "; mediaflow: its App (mediaflow.pipeline.tasks.app) with a no-op task"
-        else:
-            note += "; mediaflow.pipeline.tasks has no `app`"
+    if tasks is not None and hasattr(tasks, "get_app") and hasattr(tasks, "run_worker"):
+        sides.append(_mediaflow_side(ctx, tasks))
+        note += "; mediaflow: tasks.get_app(url) + a no-op task from a Blueprint"
     else:
-        note += "; mediaflow.pipeline.tasks absent: procrastinate alone"
+        note += "; mediaflow.pipeline.tasks (get_app, run_worker) absent: procrastinate alone"
 
-    for app, task in sides:  # warm-up
-        asyncio.run(_queue_run(app, task, max(10, count // 10)))
+    for side in sides:  # warm-up
+        asyncio.run(_queue_run(side, max(10, count // 10)))
     defers: list[list[float]] = [[] for _ in sides]
     works: list[list[float]] = [[] for _ in sides]
     for _ in range(ctx.runs):  # alternating, like paired_medians
-        for i, (app, task) in enumerate(sides):
-            d, w = asyncio.run(_queue_run(app, task, count))
+        for i, side in enumerate(sides):
+            d, w = asyncio.run(_queue_run(side, count))
             defers[i].append(d)
             works[i].append(w)
     direct_defer, direct_work = statistics.median(defers[0]), statistics.median(works[0])
     mediaflow_defer = statistics.median(defers[1]) if len(sides) > 1 else None
     mediaflow_work = statistics.median(works[1]) if len(sides) > 1 else None
 
-    def side(value: float | None) -> str:
+    def rate(value: float | None) -> str:
         return f"{count / value:.0f}" if value else "-"
 
     return [
         Row(
             "queue: defer_async (jobs/s)",
-            side(direct_defer),
-            side(mediaflow_defer),
+            rate(direct_defer),
+            rate(mediaflow_defer),
             ratio(mediaflow_defer, direct_defer) if mediaflow_defer else "-",
             note,
         ),
         Row(
-            "queue: worker runs empty tasks (tasks/s)",
-            side(direct_work),
-            side(mediaflow_work),
+            "queue: worker runs empty tasks (jobs/s)",
+            rate(direct_work),
+            rate(mediaflow_work),
             ratio(mediaflow_work, direct_work) if mediaflow_work else "-",
-            "run_worker_async(wait=False) until the queue is empty",
+            "until the queue is empty; direct: run_worker_async(wait=False), "
+            "mediaflow: tasks.run_worker(4, url, wait=False)",
         ),
     ]
 

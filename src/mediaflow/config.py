@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,30 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         description="A worker silent this long is dead: its tasks are handed to another.",
+    )
+
+    # Cloud providers (used only when asked for by name; the defaults stay local)
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        description="OpenAI API key; without it the `openai` provider is unavailable.",
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="OpenAI-compatible API root (the audio API is {base}/audio/transcriptions).",
+    )
+    openai_transcription_model: str = Field(
+        default="whisper-1", description="Model the `openai` transcription provider asks for."
+    )
+    provider_timeout_s: float = Field(
+        default=120.0, gt=0, description="Timeout of one cloud provider HTTP request."
+    )
+    provider_retry_attempts: int = Field(
+        default=3, ge=1, description="Attempts per provider call on transient errors (429, 5xx)."
+    )
+    provider_retry_max_wait_s: float = Field(
+        default=8.0,
+        ge=0,
+        description="Longest wait between two attempts (backoff, or the API's Retry-After).",
     )
 
     # REST API (`mediaflow serve`)

@@ -68,12 +68,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
             raise Unsatisfiable
         return ByteRange(max(size - suffix, 0), size - 1, size)
     start = int(start_text)
-    end = int(end_text) if end_text else size - 1
-    if end < start:  # "5-2" is not a valid range at all: ignore the header
+    if end_text and int(end_text) < start:  # "5-2" is no range at all: ignore the header
         return None
     if start >= size:
         raise Unsatisfiable
-    return ByteRange(start, min(end, size - 1), size)
+    end = min(int(end_text), size - 1) if end_text else size - 1
+    return ByteRange(start, end, size)
 
 
 def iter_file(path: Path, start: int = 0, length: int | None = None) -> Iterator[bytes]:

@@ -50,7 +50,7 @@ def reanalyze(
         if job is None:  # the foreign key makes this impossible; keep mypy honest
             raise NotFound(f"job {media.job_id} does not exist")
         if not providers:
-            selection = select_providers(job.options.get("providers"))
+            selection = select_providers(job.options.get("providers"), check_available=False)
         job_id = media.job_id
         # pending again, and the job running again, so that readers see the new round
         media.status, media.error, media.finished_at = MediaFileStatus.PENDING, None, None

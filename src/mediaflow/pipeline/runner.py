@@ -34,8 +34,16 @@ class ProviderSelection:
         return [*self.transcription, *self.analysis]
 
 
-def select_providers(names: Sequence[str] | None) -> ProviderSelection:
-    """Split ``names`` by kind; None means every available local provider."""
+def select_providers(
+    names: Sequence[str] | None, *, check_available: bool = True
+) -> ProviderSelection:
+    """Split ``names`` by kind; None means every available local provider.
+
+    Raises ``InvalidInput`` for an unknown name and, with ``check_available`` (when a
+    request names providers), for a provider that cannot run here (a cloud provider
+    without its key): the request fails before anything is stored. Processing passes
+    False: a provider that became unavailable since then fails its own step, logged.
+    """
     if not names:
         return ProviderSelection(
             transcription=registry.default_transcription_providers(),
@@ -44,13 +52,20 @@ def select_providers(names: Sequence[str] | None) -> ProviderSelection:
     transcription, analysis = registry.transcription_providers(), registry.analysis_providers()
     selection = ProviderSelection()
     for name in names:
+        kind: registry.ProviderKind
         if name in transcription:
             selection.transcription.append(name)
+            kind = "transcription"
         elif name in analysis:
             selection.analysis.append(name)
+            kind = "analysis"
         else:
             known = ", ".join(sorted([*transcription, *analysis]))
             raise InvalidInput(f"unknown provider {name!r}", hint=f"known: {known}")
+        if check_available:
+            info = registry.provider_info(kind, name)
+            if not info.available:
+                raise InvalidInput(f"provider {name!r} cannot run here: {info.reason}")
     return selection
 
 
@@ -80,7 +95,7 @@ def run_job(
         job = session.get(AnalysisJob, job_id)
         if job is None:
             raise NotFound(f"job {job_id} does not exist")
-        selection = select_providers(job.options.get("providers"))
+        selection = select_providers(job.options.get("providers"), check_available=False)
         files = session.execute(
             sa.select(MediaFile.id, MediaFile.original_name)
             .where(MediaFile.job_id == job_id, MediaFile.status == MediaFileStatus.PENDING)

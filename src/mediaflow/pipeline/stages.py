@@ -29,6 +29,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from mediaflow.config import get_settings
 from mediaflow.db.enums import (
     AnalysisProvider,
     MediaFileStatus,
@@ -49,8 +50,9 @@ from mediaflow.providers import registry
 from mediaflow.providers.base import AnalysisOutput, MediaInput, TranscriptOutput
 from mediaflow.storage import ContentStore
 
-# Transient provider errors (timeouts, 429, 5xx) are retried with backoff.
-RETRY_ATTEMPTS = 3
+# Transient provider errors (timeouts, 429, 5xx) are retried with backoff; how many
+# attempts and the longest wait come from the settings (provider_retry_attempts,
+# provider_retry_max_wait_s) so that tests and impatient users can shorten them.
 
 StageCallback = Callable[[ProcessingStage], None]
 Timer = Callable[[ProcessingStage], AbstractContextManager[StageStep]]
@@ -85,10 +87,24 @@ def _with_retries(call: Callable[[], T], on_retry: Callable[[int, BaseException]
         failure = state.outcome.exception() if state.outcome else None
         on_retry(state.attempt_number, failure or TransientProviderError("retrying"))
 
+    settings = get_settings()
+    max_wait = settings.provider_retry_max_wait_s
+    backoff = wait_exponential(multiplier=0.5, max=max_wait)
+
+    def wait(state: RetryCallState) -> float:
+        # A provider that knows how long to wait (an API's Retry-After header) sets
+        # ``retry_after_s`` on its error; the cap still applies, so a server asking for
+        # an hour cannot park a worker for an hour.
+        failure = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(failure, "retry_after_s", None)
+        if isinstance(retry_after, int | float) and retry_after >= 0:
+            return min(float(retry_after), max_wait)
+        return float(backoff(state))
+
     retrying = Retrying(
         retry=retry_if_exception_type(TransientProviderError),
-        stop=stop_after_attempt(RETRY_ATTEMPTS),
-        wait=wait_exponential(multiplier=0.5, max=8),
+        stop=stop_after_attempt(settings.provider_retry_attempts),
+        wait=wait,
         reraise=True,
         before_sleep=before_sleep,
     )

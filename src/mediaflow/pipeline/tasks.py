@@ -59,7 +59,7 @@ def process_file(media_file_id: str, providers: list[str] | None = None) -> str:
         job_id, status, options = row
     if status is MediaFileStatus.CANCELLED:
         return status.value
-    selection = select_providers(providers or options.get("providers"))
+    selection = select_providers(providers or options.get("providers"), check_available=False)
     outcome = process_media_file(
         file_id,
         store=default_store(get_settings()),

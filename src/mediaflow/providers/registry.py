@@ -40,6 +40,7 @@ __all__ = [
     "get_analysis_provider",
     "get_transcription_provider",
     "list_providers",
+    "provider_info",
     "register_analysis_provider",
     "register_transcription_provider",
     "transcription_providers",
@@ -47,11 +48,14 @@ __all__ = [
 
 ProviderKind = Literal["transcription", "analysis"]
 
-# name -> "module:Class". Only the local providers live here; cloud providers add
-# themselves with register_*_provider() (or a line here) when their modules exist.
+# name -> "module:Class". Cloud providers (needs_key) are listed too but never among
+# the defaults (default_*_providers skips them): a job gets one only by naming it.
 _TRANSCRIPTION: dict[str, str] = {
     TranscriptionProvider.FASTER_WHISPER.value: (
         "mediaflow.providers.transcription.faster_whisper:FasterWhisperProvider"
+    ),
+    TranscriptionProvider.OPENAI.value: (
+        "mediaflow.providers.transcription.openai:OpenAITranscriptionProvider"
     ),
 }
 _ANALYSIS: dict[str, str] = {
@@ -212,10 +216,10 @@ def list_providers(kind: ProviderKind | None = None) -> list[ProviderInfo]:
     infos: list[ProviderInfo] = []
     if kind in (None, "transcription"):
         for name in sorted(transcription_providers()):
-            infos.append(_info("transcription", name))
+            infos.append(provider_info("transcription", name))
     if kind in (None, "analysis"):
         for name in sorted(analysis_providers()):
-            infos.append(_info("analysis", name))
+            infos.append(provider_info("analysis", name))
     return infos
 
 
@@ -245,7 +249,8 @@ def clear_provider_cache() -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _info(kind: ProviderKind, name: str) -> ProviderInfo:
+def provider_info(kind: ProviderKind, name: str) -> ProviderInfo:
+    """One registered provider with its availability (imports its module, loads no model)."""
     provider: TranscriptionProviderProtocol | AnalysisProviderProtocol
     try:
         if kind == "transcription":

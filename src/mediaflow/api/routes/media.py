@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from mediaflow.api.errors import ERROR_RESPONSES, error_response
@@ -397,7 +398,7 @@ def get_transcription(
 def get_export(
     media_id: uuid.UUID,
     request: Request,
-    format: Literal["json", "vtt", "srt", "txt"] = Query("json"),  # noqa: A002 (the API's name)
+    format: Literal["json", "vtt", "srt", "txt"] = Query("json"),
 ) -> Response:
     """One media file's results in ``format``; vtt, srt and txt need a transcription."""
     url = request.app.state.url
@@ -436,11 +437,23 @@ def post_reanalyze(
     return load_media(media_id, url)
 
 
+def _queue_url(url: str) -> str:
+    """``url`` under another application_name: a procrastinate App of its own.
+
+    ``get_app`` keeps one App per URL, and inside ``mediaflow serve`` the server's own
+    worker has opened that App's async pool, on which a synchronous defer fails (the
+    same reason as ``mediaflow.jobs._queue_url``). Another URL of the same database
+    gets a fresh App that procrastinate opens synchronously.
+    """
+    parsed = make_url(url).update_query_dict({"application_name": "mediaflow-queue"})
+    return parsed.render_as_string(hide_password=False)
+
+
 def _enqueue(media_id: uuid.UUID, providers: list[str] | None, url: str) -> None:
     from procrastinate.exceptions import AlreadyEnqueued
 
     try:
-        enqueue_files([media_id], providers=providers, url=url)
+        enqueue_files([media_id], providers=providers, url=_queue_url(url))
     except AlreadyEnqueued:
         # the file waits in the queue already; that task will run (with its own providers)
         raise Refused(

@@ -62,6 +62,7 @@ def parse_contains(text: str | None) -> dict[str, Any] | None:
 )
 def get_search(
     request: Request,
+    *,
     q: str | None = Query(None, description="text to find in transcripts"),
     contains: str | None = Query(
         None, description='a JSON object results must contain, e.g. {"words": ["invoice"]}'

@@ -1,0 +1,426 @@
+// One media file: the player (video/audio/image from /media/{id}/content), the transcript
+// synced to playback, results grouped by type with face/OCR boxes drawn over the frame,
+// the file's processing log and export links. ?t=SECONDS seeks there on load.
+import { ApiError, api, badge, bytes, clock, el, notice, renderTimeline } from "./api.js";
+
+const PREFIX = "/ui";
+const root = document.getElementById("media");
+const mediaId = root.dataset.mediaId;
+const maxSide = Number(root.dataset.maxSide) || 1920;
+const stage = document.getElementById("stage");
+const transcriptList = document.getElementById("transcript");
+const FINAL = new Set(["completed", "failed", "skipped", "cancelled"]);
+const TYPE_TITLES = {
+  ocr: "Text (OCR)",
+  faces: "Faces",
+  scenes: "Scenes",
+  moderation: "Moderation",
+  image_features: "Image features",
+  audio_features: "Audio features",
+};
+const typeTitle = (type) => TYPE_TITLES[type] || type.charAt(0).toUpperCase() + type.slice(1).replaceAll("_", " ");
+
+let player = null; // <video>, <audio> or <img>
+let canvas = null;
+let segments = []; // [{start, end, node}]
+let current = -1;
+let overlays = []; // [{kind: "faces"|"ocr", frames: [...]}]
+
+const query = new URLSearchParams(location.search).get("q") || "";
+const startAt = (() => {
+  const t = Number.parseFloat(new URLSearchParams(location.search).get("t"));
+  return Number.isFinite(t) && t >= 0 ? t : null;
+})();
+
+// ------------------------------------------------------------------ player
+
+function seek(seconds) {
+  if (!player || player.tagName === "IMG") return;
+  const go = () => {
+    player.currentTime = seconds;
+    highlight();
+  };
+  if (player.readyState >= 1) go();
+  else player.addEventListener("loadedmetadata", go, { once: true });
+}
+
+function buildPlayer(meta) {
+  const src = `/media/${mediaId}/content`;
+  const label = meta.original_name || "media";
+  const wrap = el("div", { class: "stage-inner" });
+  if (meta.media_type === "video") {
+    player = el("video", { id: "player", src, controls: true, preload: "metadata", playsinline: true, "data-testid": "player", "aria-label": label });
+  } else if (meta.media_type === "audio") {
+    player = el("audio", { id: "player", src, controls: true, preload: "metadata", "data-testid": "player", "aria-label": label });
+  } else if (meta.media_type === "image") {
+    player = el("img", { id: "player", src, alt: label, "data-testid": "player" });
+  } else {
+    stage.replaceChildren(el("p", { class: "muted" }, `No preview for media of type ${meta.media_type}.`));
+    return;
+  }
+  wrap.append(player);
+  if (meta.media_type !== "audio") {
+    canvas = el("canvas", { id: "overlay", class: "overlay", "data-testid": "overlay", "aria-hidden": "true" });
+    wrap.append(canvas);
+  }
+  stage.replaceChildren(wrap);
+  if (player.tagName === "IMG") {
+    player.addEventListener("load", draw);
+  } else {
+    for (const name of ["timeupdate", "seeked", "seeking", "loadedmetadata"]) {
+      player.addEventListener(name, () => {
+        highlight();
+        draw();
+      });
+    }
+    if (startAt !== null) seek(startAt);
+  }
+  new ResizeObserver(draw).observe(player);
+  window.addEventListener("resize", draw);
+}
+
+// ------------------------------------------------------------------ transcript
+
+function highlight() {
+  if (!player || player.tagName === "IMG" || !segments.length) return;
+  const t = player.currentTime;
+  let found = -1;
+  for (let i = 0; i < segments.length; i += 1) {
+    if (segments[i].start <= t + 0.05 && t < segments[i].end) found = i;
+  }
+  if (found === current) return;
+  if (current >= 0) {
+    segments[current].node.classList.remove("current");
+    segments[current].node.removeAttribute("aria-current");
+  }
+  current = found;
+  if (found >= 0) {
+    const node = segments[found].node;
+    node.classList.add("current");
+    node.setAttribute("aria-current", "true");
+    // keep the line visible inside the transcript's own scroll box (not the page)
+    const box = transcriptList;
+    const top = node.offsetTop - box.offsetTop;
+    if (top < box.scrollTop || top + node.offsetHeight > box.scrollTop + box.clientHeight) {
+      box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+    }
+  }
+}
+
+const MAX_LINE_WORDS = 18;
+const PAUSE_S = 0.35;
+
+/** Transcript lines: segments split by their word timings at sentence ends, at clause
+ *  marks or pauses once a line has a few words, and every MAX_LINE_WORDS words, so that a
+ *  long recognised segment still reads (and seeks) line by line. */
+function toLines(items) {
+  const lines = [];
+  const join = (ws) =>
+    ws.map((w) => String(w.word)).map((t) => (/^\s/.test(t) ? t : ` ${t}`)).join("").replace(/\s+/g, " ").trim();
+  items.forEach((seg, index) => {
+    const words = (seg.words || []).filter((w) => Number.isFinite(Number(w.start)));
+    if (words.length < 2) {
+      lines.push({ start: seg.start, end: seg.end, text: seg.text, segment: index });
+      return;
+    }
+    let chunk = [];
+    const flush = (end) => {
+      if (!chunk.length) return;
+      const first = !lines.length || lines[lines.length - 1].segment !== index;
+      lines.push({ start: first ? Number(seg.start) : Number(chunk[0].start), end, text: join(chunk), segment: index });
+      chunk = [];
+    };
+    words.forEach((w, i) => {
+      chunk.push(w);
+      if (i === words.length - 1) return;
+      const text = String(w.word).trim();
+      const next = words[i + 1];
+      const split =
+        /[.!?…]["')\]]*$/.test(text) ||
+        (/[,;:]["')\]]*$/.test(text) && chunk.length >= 5) ||
+        (Number(next.start) - Number(w.end) >= PAUSE_S && chunk.length >= 3) ||
+        chunk.length >= MAX_LINE_WORDS;
+      if (split) flush(Number(next.start));
+    });
+    flush(Number(seg.end));
+  });
+  return lines;
+}
+
+/** The start of the first word matching ``q`` in the segment at ``t`` (or the next one). */
+function wordMoment(items, t, q) {
+  const terms = (q.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []).filter((x) => x.length > 1);
+  if (!terms.length) return null;
+  for (const seg of items) {
+    if (Number(seg.end) < t - 0.05) continue;
+    for (const w of seg.words || []) {
+      const word = String(w.word).toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+      if (word && terms.some((term) => word === term || word.startsWith(term))) return Number(w.start);
+    }
+    return null; // only the hit's own segment
+  }
+  return null;
+}
+
+async function loadTranscript(meta) {
+  let transcript = null;
+  try {
+    transcript = await api(`/media/${mediaId}/transcription`);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+  const items = transcript?.segments || [];
+  const empty = document.getElementById("transcript-empty");
+  if (!transcript || (!items.length && !transcript.text)) {
+    empty.hidden = false;
+    return;
+  }
+  const facts = [transcript.language, transcript.provider, transcript.model].filter(Boolean);
+  document.getElementById("transcript-meta").textContent = facts.join(" · ");
+  const playable = meta.media_type === "video" || meta.media_type === "audio";
+  if (!items.length) {
+    transcriptList.replaceChildren(el("li", {}, el("p", {}, transcript.text)));
+    return;
+  }
+  segments = toLines(items).map((s, i) => {
+    const node = el(
+      "button",
+      {
+        type: "button",
+        class: "segment",
+        "data-testid": "segment",
+        "data-index": i,
+        "data-segment": s.segment,
+        "data-start": s.start,
+        "data-end": s.end,
+        disabled: !playable,
+        onclick: () => seek(Number(s.start)),
+      },
+      el("span", { class: "seg-time" }, clock(s.start)),
+      el("span", { class: "seg-text" }, (s.text || "").trim()),
+    );
+    return { start: Number(s.start), end: Number(s.end), node };
+  });
+  transcriptList.replaceChildren(...segments.map((s) => el("li", {}, s.node)));
+  highlight();
+  if (playable && startAt !== null && query) {
+    const moment = wordMoment(items, startAt, query);
+    if (moment !== null && Number.isFinite(moment)) seek(moment);
+  }
+}
+
+// ------------------------------------------------------------------ results & overlay
+
+function frameSpace() {
+  // Boxes are in the pixels of the analysed frame: the original scaled down so that
+  // its longer side is at most max_side (DEFAULT_MAX_SIDE of the frame extraction).
+  const w = player.tagName === "IMG" ? player.naturalWidth : player.videoWidth;
+  const h = player.tagName === "IMG" ? player.naturalHeight : player.videoHeight;
+  if (!w || !h) return null;
+  const s = Math.max(w, h) > maxSide ? maxSide / Math.max(w, h) : 1;
+  return { w, h, s };
+}
+
+function nearestFrame(frames, t) {
+  let best = null;
+  for (const f of frames) {
+    if (!best || Math.abs(f.timestamp_s - t) < Math.abs(best.timestamp_s - t)) best = f;
+  }
+  return best;
+}
+
+function draw() {
+  if (!canvas || !player) return;
+  const space = frameSpace();
+  const cw = player.clientWidth;
+  const ch = player.clientHeight;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(cw * ratio);
+  canvas.height = Math.round(ch * ratio);
+  canvas.style.width = `${cw}px`;
+  canvas.style.height = `${ch}px`;
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, cw, ch);
+  if (!space || !overlays.length) return;
+  // object-fit: contain - the picture may be letterboxed inside the element
+  const fit = Math.min(cw / space.w, ch / space.h);
+  const ox = (cw - space.w * fit) / 2;
+  const oy = (ch - space.h * fit) / 2;
+  const k = fit / space.s; // frame pixels -> CSS pixels
+  const t = player.tagName === "IMG" ? 0 : player.currentTime;
+  const showFaces = document.getElementById("show-faces").checked;
+  const showOcr = document.getElementById("show-ocr").checked;
+  const times = new Set();
+  ctx.lineWidth = 2;
+  ctx.font = "12px system-ui, sans-serif";
+  for (const o of overlays) {
+    if ((o.kind === "faces" && !showFaces) || (o.kind === "ocr" && !showOcr)) continue;
+    const frame = nearestFrame(o.frames, t);
+    if (!frame) continue;
+    times.add(frame.timestamp_s);
+    if (o.kind === "faces") {
+      ctx.strokeStyle = "#ffb020";
+      ctx.fillStyle = "#ffb020";
+      for (const b of frame.boxes || []) {
+        ctx.strokeRect(ox + b.x * k, oy + b.y * k, b.w * k, b.h * k);
+        ctx.fillText("face", ox + b.x * k + 3, oy + b.y * k - 4);
+      }
+    } else {
+      ctx.strokeStyle = "#20c0ff";
+      ctx.fillStyle = "#20c0ff";
+      for (const line of frame.lines || []) {
+        const pts = line.box || [];
+        if (pts.length < 3) continue;
+        ctx.beginPath();
+        pts.forEach(([x, y], i) => (i ? ctx.lineTo(ox + x * k, oy + y * k) : ctx.moveTo(ox + x * k, oy + y * k)));
+        ctx.closePath();
+        ctx.stroke();
+        const maxY = Math.max(...pts.map((p) => p[1]));
+        ctx.fillText(line.text, ox + pts[0][0] * k, oy + maxY * k + 13);
+      }
+    }
+  }
+  const label = document.getElementById("overlay-frame");
+  label.textContent =
+    player.tagName === "IMG" || !times.size ? "" : `boxes of the frame at ${[...times].map((x) => clock(x, 1)).join(", ")}`;
+}
+
+function seekButton(seconds, text) {
+  return el("button", { type: "button", class: "chip", onclick: () => seek(seconds) }, text);
+}
+
+function summary(result, playable) {
+  const r = result.result || {};
+  const parts = [];
+  if (result.analysis_type === "ocr") {
+    if (r.text) parts.push(el("pre", { class: "ocr-text", "data-testid": "ocr-text" }, r.text));
+    const withText = (r.frames || []).filter((f) => (f.lines || []).length);
+    if (playable && withText.length) {
+      parts.push(el("div", { class: "chips" }, "Text at ", ...withText.map((f) => seekButton(f.timestamp_s, clock(f.timestamp_s, 1)))));
+    }
+    if (!r.text) parts.push(el("p", { class: "muted" }, "No text found."));
+  } else if (result.analysis_type === "faces") {
+    const withFaces = (r.frames || []).filter((f) => (f.boxes || []).length);
+    parts.push(el("p", {}, `Up to ${r.count ?? 0} face(s) in one frame; faces in ${withFaces.length} of ${(r.frames || []).length} frame(s).`));
+    if (playable && withFaces.length) {
+      parts.push(el("div", { class: "chips" }, "Faces at ", ...withFaces.map((f) => seekButton(f.timestamp_s, `${clock(f.timestamp_s, 1)} (${f.boxes.length})`))));
+    }
+  }
+  parts.push(el("details", {}, el("summary", {}, "Raw result"), el("pre", { class: "json" }, JSON.stringify(r, null, 2))));
+  return parts;
+}
+
+async function loadResults(meta) {
+  const page = await api(`/media/${mediaId}/results`);
+  const items = page.items || [];
+  const container = document.getElementById("results");
+  document.getElementById("results-empty").hidden = items.length > 0;
+  const groups = new Map();
+  for (const item of items) {
+    if (!groups.has(item.analysis_type)) groups.set(item.analysis_type, []);
+    groups.get(item.analysis_type).push(item);
+  }
+  const playable = meta.media_type === "video";
+  overlays = [];
+  const sections = [];
+  for (const [type, list] of groups) {
+    sections.push(
+      el(
+        "section",
+        { class: "result-group", "data-testid": "result-group", "data-type": type },
+        el("h3", {}, typeTitle(type), el("span", { class: "muted small" }, ` (${list.length})`)),
+        ...list.map((item) =>
+          el(
+            "article",
+            { class: "result", "data-testid": "result", "data-provider": item.provider },
+            el(
+              "p",
+              { class: "result-head" },
+              el("strong", {}, item.provider),
+              el("span", { class: "muted small" }, [item.model, item.model_version].filter(Boolean).join(" · ")),
+              item.confidence !== null && item.confidence !== undefined
+                ? el("span", { class: "small" }, `confidence ${Number(item.confidence).toFixed(3)}`)
+                : null,
+            ),
+            ...summary(item, playable),
+          ),
+        ),
+      ),
+    );
+    for (const item of list) {
+      const frames = item.result?.frames;
+      if ((type === "faces" || type === "ocr") && Array.isArray(frames) && frames.length) {
+        overlays.push({ kind: type, frames });
+      }
+    }
+  }
+  container.replaceChildren(...sections);
+  document.getElementById("overlay-controls").hidden = !overlays.length || !canvas;
+  draw();
+}
+
+// ------------------------------------------------------------------ log, exports, meta
+
+async function loadLog(meta) {
+  if (!meta.job_id) return;
+  const rows = [];
+  let after = 0;
+  for (let i = 0; i < 100; i += 1) {
+    const page = await api(`/jobs/${meta.job_id}/log?after=${after}&limit=1000`);
+    rows.push(...(page.items || []).filter((r) => r.media_file_id === mediaId || !r.media_file_id));
+    if (page.next_after === null || page.next_after === undefined) break;
+    after = page.next_after;
+  }
+  const n = renderTimeline(document.getElementById("timeline"), rows);
+  document.getElementById("timeline-empty").hidden = n > 0;
+}
+
+function showMeta(meta) {
+  document.getElementById("media-name").textContent = meta.original_name || mediaId;
+  document.title = `${meta.original_name || "Media"} · mediaflow`;
+  const status = document.getElementById("media-status");
+  status.replaceWith(Object.assign(badge(meta.status || "unknown"), { id: "media-status" }));
+  const facts = [meta.media_type, meta.mime_type];
+  if (meta.width && meta.height) facts.push(`${meta.width}×${meta.height}`);
+  if (meta.duration_s) facts.push(clock(meta.duration_s, 1));
+  if (meta.size_bytes) facts.push(bytes(meta.size_bytes));
+  document.getElementById("media-meta").textContent = facts.filter(Boolean).join(" · ");
+  const jobLink = document.getElementById("media-job-link");
+  if (meta.job_id) jobLink.href = `${PREFIX}/jobs/${meta.job_id}`;
+  const exports = document.getElementById("exports");
+  exports.replaceChildren(
+    el("span", { class: "muted small" }, "Export: "),
+    ...["vtt", "srt", "json", "txt"].map((f) =>
+      el("a", { href: `/media/${mediaId}/export?format=${f}`, download: true, class: "chip", "data-testid": `export-${f}` }, f.toUpperCase()),
+    ),
+  );
+  document.getElementById("show-faces").addEventListener("change", draw);
+  document.getElementById("show-ocr").addEventListener("change", draw);
+}
+
+async function watchUntilDone(meta) {
+  // Still processing: look again every 3 s and reload the page's data once it is done.
+  let status = meta.status;
+  while (status && !FINAL.has(status)) {
+    await new Promise((r) => setTimeout(r, 3000));
+    status = (await api(`/media/${mediaId}`)).status;
+  }
+  if (status !== meta.status) location.reload();
+}
+
+(async () => {
+  let meta;
+  try {
+    meta = await api(`/media/${mediaId}`); // a 401 opens the login form before anything else
+  } catch (err) {
+    notice(`Could not load the media file: ${err.message}`);
+    return;
+  }
+  showMeta(meta);
+  buildPlayer(meta);
+  const parts = [loadTranscript(meta), loadResults(meta), loadLog(meta)];
+  const failures = (await Promise.allSettled(parts)).filter((p) => p.status === "rejected");
+  if (failures.length) notice(failures.map((f) => f.reason.message).join("; "));
+  watchUntilDone(meta).catch(() => {});
+})();

@@ -1,0 +1,234 @@
+"""The web page in a real Chromium against a real ``mediaflow serve`` and PostgreSQL.
+
+The main flow is the acceptance text: upload a sample, watch it complete, open the
+media page, click a transcript line and check the player's currentTime moved, run a
+search and follow a hit. Screenshots land in the test's tmp_path and in
+test-output/browser/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.server import LiveServer
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+PROCESSING_TIMEOUT_MS = 240_000  # real models on a CPU
+NEAR_S = 0.35  # a seek lands on the requested time, give or take a frame
+
+
+def _wait_near(page: Any, seconds: float) -> float:
+    """Wait until the player's currentTime is within NEAR_S of ``seconds``; return it."""
+    page.wait_for_function(
+        "([t, near]) => { const p = document.getElementById('player');"
+        " return p && p.readyState >= 1 && Math.abs(p.currentTime - t) < near; }",
+        arg=[seconds, NEAR_S],
+    )
+    return float(page.evaluate("document.getElementById('player').currentTime"))
+
+
+def _canvas_has_drawing(page: Any) -> bool:
+    return bool(
+        page.evaluate(
+            """() => {
+              const c = document.getElementById('overlay');
+              if (!c || !c.width || !c.height) return false;
+              const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+              for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+              return false;
+            }"""
+        )
+    )
+
+
+@pytest.mark.timeout(600)
+def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any) -> None:
+    """Upload via the form, watch the job finish, seek from the transcript, follow a search hit."""
+    base = web_server.base_url
+    page.goto(f"{base}/")
+    page.set_input_files(
+        "#upload-files", [str(SAMPLES / "speech_video.mp4"), str(SAMPLES / "text_image.png")]
+    )
+    page.fill("#upload-name", "browser flow")
+    page.click("#upload-submit")
+    page.wait_for_selector("[data-testid=uploaded-job]")
+    row = page.locator("[data-testid=job-row]").filter(has_text="browser flow")
+    row.wait_for()
+    shoot("01-jobs-running")
+    # a second tab watches the job page live (server-sent events) while it runs
+    watcher = page.context.new_page()
+    watcher.goto(base + (page.locator("[data-testid=uploaded-job]").get_attribute("href") or ""))
+    watcher.locator("[data-testid=file-row]").first.wait_for()
+
+    page.wait_for_selector(
+        "[data-testid=job-row][data-status=completed], [data-testid=job-row][data-status=failed]",
+        timeout=PROCESSING_TIMEOUT_MS,
+    )
+    assert row.get_attribute("data-status") == "completed", web_server.log()[-3000:]
+    shoot("02-jobs-completed")
+    watcher.wait_for_selector("[data-testid=job-status][data-status=completed]")
+    watcher.wait_for_selector("[data-testid=timeline-row][data-stage=finalize]")
+    first_seen = watcher.locator("[data-testid=job]").get_attribute("data-first-status")
+    streamed = watcher.evaluate(
+        "performance.getEntriesByType('resource').some(e => e.name.includes('/events'))"
+    )
+    if first_seen not in {"completed", "failed", "cancelled"}:
+        assert streamed, "the job page follows a running job through GET /jobs/{id}/events"
+    watcher.close()
+
+    # the job page: both files finished, and the log drawn as a timeline
+    row.locator("[data-testid=job-link]").click()
+    page.wait_for_url(re.compile(r"/ui/jobs/[0-9a-f-]{36}$"))
+    page.wait_for_selector("[data-testid=file-row][data-status=completed]")
+    assert page.locator("[data-testid=file-row]").count() == 2
+    page.wait_for_selector("[data-testid=timeline-row][data-stage=finalize]")
+    assert page.locator("[data-testid=job-status]").inner_text() == "completed"
+    shoot("03-job")
+    job_url = page.url
+
+    # the video's media page: transcript lines, click the second one, the player seeks
+    page.locator("[data-testid=file-row]", has_text="speech_video.mp4").locator(
+        "[data-testid=media-link]"
+    ).click()
+    page.wait_for_url(re.compile(r"/ui/media/[0-9a-f-]{36}$"))
+    page.wait_for_selector("video#player")
+    segments = page.locator("[data-testid=segment]")
+    segments.first.wait_for()
+    assert segments.count() >= 2, "the sample's transcript has several segments"
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    second = segments.nth(1)
+    start = float(second.get_attribute("data-start") or "nan")
+    assert start > 0
+    second.click()
+    _wait_near(page, start)
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=segment]')[1].classList.contains('current')"
+    )
+    assert page.locator("[data-testid=segment].current").count() == 1
+    # keyboard: the lines are buttons, Enter on the first one seeks back to its start
+    first = segments.first
+    first.focus()
+    page.keyboard.press("Enter")
+    _wait_near(page, float(first.get_attribute("data-start") or "nan"))
+
+    # results grouped by type: the local analysis providers ran on the video
+    page.wait_for_selector("[data-testid=result-group]")
+    types = set(page.locator("[data-testid=result-group]").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.type)"
+    ))  # fmt: skip
+    assert types & {"ocr", "faces"}, types
+    page.wait_for_selector("[data-testid=timeline-row][data-stage=transcription]")
+    assert page.locator("[data-testid=export-vtt]").get_attribute("href", timeout=1000)
+    shoot("04-media-video")
+
+    # search a word of the second line; the hit opens the media page at its moment
+    words = re.findall(r"[A-Za-z]{4,}", second.inner_text())
+    assert words, second.inner_text()
+    word = max(words, key=len).lower()
+    page.goto(f"{base}/ui/search")
+    page.fill("#search-q", word)
+    page.click("#search-submit")
+    hit = page.locator("[data-testid=hit][data-kind=transcript]").first
+    hit.wait_for()
+    hit_start = float(hit.get_attribute("data-start") or "nan")
+    hit_end = float(hit.get_attribute("data-end") or "nan")
+    shoot("05-search")
+    hit.locator("[data-testid=hit-link]").click()
+    page.wait_for_url(re.compile(r"/ui/media/[0-9a-f-]{36}\?t="))
+    page.wait_for_selector("video#player")
+    # the page seeks to the hit (?t=), then to the searched word's own moment inside it
+    current = page.locator("[data-testid=segment].current")
+    current.filter(has_text=re.compile(word, re.IGNORECASE)).wait_for()
+    now = float(page.evaluate("document.getElementById('player').currentTime"))
+    line_start = float(current.get_attribute("data-start") or "nan")
+    line_end = float(current.get_attribute("data-end") or "nan")
+    assert line_start - 0.05 <= now < line_end, (line_start, now, line_end)
+    assert hit_start <= now <= hit_end, (hit_start, now, hit_end)
+    shoot("06-media-from-search")
+
+    # a word OCR read finds the image (a result hit)
+    page.goto(f"{base}/ui/search?word=invoice")
+    page.locator("[data-testid=hit][data-kind=result]", has_text="text_image.png").first.wait_for()
+
+    # the image's media page: OCR boxes drawn over the picture
+    page.goto(job_url)
+    page.locator("[data-testid=file-row]", has_text="text_image.png").locator(
+        "[data-testid=media-link]"
+    ).click()
+    page.wait_for_selector("img#player")
+    page.wait_for_selector("[data-testid=result-group][data-type=ocr] [data-testid=ocr-text]")
+    page.wait_for_function("document.getElementById('player').complete")
+    page.wait_for_function(
+        """() => { const c = document.getElementById('overlay'); if (!c || !c.width) return false;
+           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+           for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; }"""
+    )
+    assert _canvas_has_drawing(page)
+    shoot("07-media-image")
+
+
+def test_login_form_when_a_key_is_required(
+    secure_server: LiveServer, secure_db: str, page: Any, shoot: Any
+) -> None:
+    """A key-requiring server: the page asks for the key, then the job list loads."""
+    from mediaflow import keys
+
+    _, key = keys.create_key("browser test", url=secure_db)
+    page.goto(f"{secure_server.base_url}/")
+    dialog = page.locator("[data-testid=login-dialog]")
+    dialog.wait_for(state="visible")
+    page.fill("#login-key", "mf_not-a-key")
+    page.click("#login-submit")
+    page.wait_for_selector("#login-error:not([hidden])")
+    shoot("01-login")
+    page.fill("#login-key", key)
+    page.click("#login-submit")
+    dialog.wait_for(state="hidden")
+    page.wait_for_selector("#jobs-empty:not([hidden])")
+    assert "0 job(s)" in page.inner_text("#jobs-updated")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "mediaflow_key")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    shoot("02-after-login")
+
+
+def test_session_endpoint(secure_server: LiveServer, secure_db: str) -> None:
+    """POST /session: 401 JSON on a bad key; a good key sets the cookie the API accepts."""
+    from mediaflow import keys
+
+    _, key = keys.create_key("session test", url=secure_db)
+    with httpx.Client(base_url=secure_server.base_url, timeout=30) as client:
+        bad = client.post("/session", json={"key": "mf_wrong"})
+        assert bad.status_code == 401
+        assert bad.json()["error"]["code"] == "unauthorized"
+        assert "mediaflow_key" not in client.cookies
+        assert client.get("/jobs").status_code == 401
+        good = client.post("/session", json={"key": key})
+        assert good.status_code == 200
+        header = good.headers["set-cookie"].lower()
+        assert "httponly" in header and "samesite=strict" in header
+        assert client.get("/jobs").status_code == 200
+        assert client.delete("/session").status_code == 204
+        assert client.get("/jobs").status_code == 401
+    with httpx.Client(base_url=secure_server.base_url, timeout=30) as form_client:
+        form = form_client.post("/session", data={"key": key})
+        assert form.status_code == 303
+        assert form_client.get("/jobs").status_code == 200
+
+
+def test_pages_are_served(secure_server: LiveServer) -> None:
+    """The page shells and static files are served without a key; ids are checked."""
+    base = secure_server.base_url
+    some_id = "00000000-0000-4000-8000-000000000000"
+    for path in ["/", "/ui/search", f"/ui/jobs/{some_id}", f"/ui/media/{some_id}"]:
+        response = httpx.get(base + path, timeout=30)
+        assert response.status_code == 200, path
+        assert "text/html" in response.headers["content-type"]
+        assert 'id="login-dialog"' in response.text
+    for name in ["api.js", "jobs.js", "job.js", "media.js", "search.js", "style.css"]:
+        assert httpx.get(f"{base}/static/{name}", timeout=30).status_code == 200, name
+    assert httpx.get(f"{base}/ui/media/not-a-uuid", timeout=30).status_code == 422

@@ -1,0 +1,1 @@
+"""Local fake servers that speak cloud APIs' documented wire formats (the only fakes allowed)."""
