@@ -191,7 +191,7 @@ def test_two_rate_limits_then_success(
         ("started", 1),
         ("retrying", 1),
         ("retrying", 2),
-        ("completed", 1),
+        ("completed", 3),
     ]
     for _, _, message, details in log[1:3]:
         assert message is not None and "HTTP 429" in message and "Rate limit" in message
@@ -215,7 +215,7 @@ def test_persistent_server_errors_fail_only_the_openai_step(
         ("started", 1),
         ("retrying", 1),
         ("retrying", 2),
-        ("failed", 1),
+        ("failed", 3),
     ]
     _, _, message, details = log[-1]
     assert message is not None
@@ -277,7 +277,7 @@ def test_a_client_timeout_is_retried(
     assert [(status, attempt) for status, attempt, _, _ in log] == [
         ("started", 1),
         ("retrying", 1),
-        ("completed", 1),
+        ("completed", 2),
     ]
     assert log[1][2] is not None and "no answer from the OpenAI audio API within 2 s" in log[1][2]
     (text,) = query(head_db, "SELECT text FROM transcription WHERE is_active")[0]

@@ -96,7 +96,8 @@ def stage_timer(
     """Log ``stage`` as started, run the block, then log it completed or failed.
 
     The block gets a ``StageStep``: what it puts in ``step.details`` (and
-    ``step.message``) goes into the ``completed`` row. When the block raises, a
+    ``step.message``) goes into the ``completed`` row, and ``step.attempt`` (raised by
+    retries) is the attempt the final row reports. When the block raises, a
     ``failed`` row with the error's one-line message, the details set so far and the
     duration is written, and the exception is re-raised unchanged.
     """
@@ -124,7 +125,7 @@ def stage_timer(
                 media_file_id=media_file_id,
                 stage=stage,
                 status=ProcessingLogStatus.FAILED,
-                attempt=attempt,
+                attempt=step.attempt,
                 message=error_message(exc),
                 details=details,
                 duration_ms=duration_ms,
@@ -141,7 +142,7 @@ def stage_timer(
         media_file_id=media_file_id,
         stage=stage,
         status=ProcessingLogStatus.COMPLETED,
-        attempt=attempt,
+        attempt=step.attempt,
         message=step.message,
         details=step.details,
         duration_ms=_elapsed_ms(started),

@@ -201,10 +201,12 @@ def _skip(
 
 
 def _retry_logger(
-    url: str | None, job_id: uuid.UUID, media_file_id: uuid.UUID, stage: ProcessingStage,
-    provider: str,
+    url: str | None, step: StageStep, provider: str
 ) -> Callable[[int, BaseException], None]:  # fmt: skip
+    job_id, media_file_id, stage = step.job_id, step.media_file_id, step.stage
+
     def log(attempt: int, exc: BaseException) -> None:
+        step.attempt = attempt + 1  # the completed/failed row then says which attempt ended it
         log_now(
             url, job_id=job_id, media_file_id=media_file_id, stage=stage,
             status=ProcessingLogStatus.RETRYING, attempt=attempt, message=str(exc),
@@ -235,9 +237,7 @@ def _call_provider(
         with timer(stage) as step:
             step.details["provider"] = name
             started = time.perf_counter()
-            output = _with_retries(
-                call, _retry_logger(url, job_id, outcome.media_file_id, stage, name)
-            )
+            output = _with_retries(call, _retry_logger(url, step, name))
             latency = int((time.perf_counter() - started) * 1000)
             with session_scope(url) as session:
                 step.details.update(save(session, output, latency))
