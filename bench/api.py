@@ -41,14 +41,45 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import scratch_database  # noqa: E402
+
 from tests.api.server import live_server  # noqa: E402
 
 SAMPLES = [ROOT / "samples" / n for n in ("speech_video.mp4", "text_image.png", "speech.mp3")]
-VOCABULARY = (
-    "media analysis speech video audio image frame scene face text search result "
-    "provider worker queue database index transcript archive interview camera light "
-    "studio river mountain city market evening morning weather report music voice"
-).split()
+VOCABULARY = [
+    "media",
+    "analysis",
+    "speech",
+    "video",
+    "audio",
+    "image",
+    "frame",
+    "scene",
+    "face",
+    "text",
+    "search",
+    "result",
+    "provider",
+    "worker",
+    "queue",
+    "database",
+    "index",
+    "transcript",
+    "archive",
+    "interview",
+    "camera",
+    "light",
+    "studio",
+    "river",
+    "mountain",
+    "city",
+    "market",
+    "evening",
+    "morning",
+    "weather",
+    "report",
+    "music",
+    "voice",
+]
 
 # The reads behind GET /jobs/{id}: the job, its counts by status, its files with the
 # stage of their newest processing_log row.

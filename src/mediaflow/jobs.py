@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import (
@@ -29,7 +29,7 @@ from mediaflow.db.enums import (
     ProcessingStage,
 )
 from mediaflow.db.models import AnalysisJob, MediaFile, ProcessingLog
-from mediaflow.db.session import database_url, session_scope
+from mediaflow.db.session import session_scope
 from mediaflow.errors import Forbidden, InvalidInput, NotFound, Refused
 from mediaflow.ingest import collect_files, ingest
 from mediaflow.pipeline.runner import select_providers
@@ -48,6 +48,7 @@ __all__ = [
     "cancel_job",
     "confine",
     "create_job",
+    "expand",
     "get_job",
     "job_log",
     "list_jobs",
@@ -247,7 +248,7 @@ def _files(session: Session, job_id: uuid.UUID) -> list[FileDetail]:
         session.execute(
             sa.select(ProcessingLog.media_file_id, ProcessingLog.stage)
             .where(ProcessingLog.job_id == job_id)
-            .distinct(ProcessingLog.media_file_id)
+            .ext(distinct_on(ProcessingLog.media_file_id))
             .order_by(ProcessingLog.media_file_id, ProcessingLog.id.desc())
         ).all()
     )
@@ -359,21 +360,6 @@ def job_log(
 # -- changes ------------------------------------------------------------------------
 
 
-def _queue_url(url: str | None) -> str:
-    """The database URL to queue tasks with, synchronously, from this process.
-
-    ``get_app`` keeps one procrastinate App per URL. Inside ``mediaflow serve`` the
-    server's own worker has opened that App's async pool, and a synchronous defer on
-    it then fails (procrastinate hands the async connector back for sync use). The
-    same database under another ``application_name`` gets an App of its own, which
-    procrastinate gives a synchronous connection; outside the server it changes nothing.
-    """
-    parsed = make_url(url or database_url())
-    return parsed.update_query_dict({"application_name": "mediaflow-queue"}).render_as_string(
-        hide_password=False
-    )
-
-
 def create_job(
     paths: Sequence[Path],
     *,
@@ -391,7 +377,7 @@ def create_job(
     result = ingest(
         paths, name=name, providers=providers, options=options, url=url, store=store, names=names
     )
-    enqueue_job(result.job_id, _queue_url(url))
+    enqueue_job(result.job_id, url)
     return get_job(result.job_id, url=url)
 
 
@@ -428,7 +414,7 @@ def cancel_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:
         # with a file still running the job is over only when that file is
         job.finished_at = None if busy else now
     # after the commit: a worker that takes a task now sees its file cancelled and skips it
-    cancel_queued(cancelled, _queue_url(url))
+    cancel_queued(cancelled, url)
     return get_job(job_id, url=url)
 
 
@@ -449,5 +435,5 @@ def retry_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:
         job.status = JobStatus.QUEUED
         job.error = None
         job.finished_at = None
-    enqueue_files(failed, url=_queue_url(url))
+    enqueue_files(failed, url=url)
     return get_job(job_id, url=url)

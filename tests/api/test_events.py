@@ -119,3 +119,16 @@ def test_finished_job_streams_once_and_ends(
 def test_unknown_job_is_a_json_404(client: httpx.Client) -> None:
     response = client.get("/jobs/00000000-0000-4000-8000-000000000000/events")
     assert_error(response, 404, "not_found")
+
+
+def test_cancelled_job_stream_ends_cancelled(
+    idle_api: LiveServer, samples_dir_module: Path
+) -> None:
+    with idle_api.client() as idle:  # no worker: the file stays queued until cancelled
+        image = (samples_dir_module / "text_image.png").read_bytes()
+        job_id = idle.post("/jobs", files={"files": ("a.png", image)}).json()["id"]
+        assert idle.post(f"/jobs/{job_id}/cancel").status_code == 200
+        events = read_events(idle, job_id, timeout=30)
+    assert events[-1] == ("end", {"status": "cancelled"})
+    job = [data for name, data in events if name == "job"][-1]
+    assert job["counts"]["cancelled"] == 1 and job["files"][0]["status"] == "cancelled"

@@ -152,6 +152,18 @@ def test_server_side_path(client: httpx.Client, allowed_root: Path, samples_dir:
     assert response.json()["options"]["providers"] == ["audio_features", "scenedetect"]
     wait_for(client, response.json()["id"])
 
+    # uploads and server-side paths in one multipart request: one job with both
+    image = (samples_dir / "text_image.png").read_bytes()
+    response = client.post(
+        "/jobs",
+        files={"files": ("up.png", image)},
+        data={"paths": ["speech.mp3"], "providers": ["image_features", "audio_features"]},
+    )
+    assert response.status_code == 202, response.text
+    job = wait_for(client, response.json()["id"])
+    assert sorted(f["original_name"] for f in job["files"]) == ["speech.mp3", "up.png"]
+    assert job["counts"]["completed"] == 2
+
 
 def test_bad_options_and_unknown_provider(
     client: httpx.Client, api: LiveServer, samples_dir: Path

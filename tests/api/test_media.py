@@ -85,6 +85,7 @@ def test_content_whole_file(client: httpx.Client, media: dict[str, Any]) -> None
     assert response.headers["accept-ranges"] == "bytes"
     assert response.headers["content-length"] == str(len(VIDEO_BYTES))
     assert response.headers["etag"] == f'"{hashlib.sha256(VIDEO_BYTES).hexdigest()}"'
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize(
@@ -269,3 +270,69 @@ def test_reanalyze_supersedes_the_active_results(
     assert (
         sum(1 for item in colors if item["analysis_type"] != "ocr" and not item["is_active"]) == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-0", (0, 0)),
+        ("bytes= 2 - 4 ", (2, 4)),
+        ("bytes=-200", (0, 99)),  # a suffix longer than the file: all of it
+        ("BYTES=90-", (90, 99)),
+        ("bytes=1-2,5-6", (1, 2)),
+        ("bytes=4-3", None),
+        ("bytes=", None),
+        ("bytes=-", None),
+        ("lines=1-2", None),
+    ],
+)
+def test_parse_range(header: str | None, expected: tuple[int, int] | None) -> None:
+    from mediaflow.api.ranges import parse_range
+
+    parsed = parse_range(header, 100)
+    assert (None if parsed is None else (parsed.start, parsed.end)) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=100-", "bytes=-0", "bytes=500-600"])
+def test_parse_range_unsatisfiable(header: str) -> None:
+    from mediaflow.api.ranges import Unsatisfiable, parse_range
+
+    with pytest.raises(Unsatisfiable):
+        parse_range(header, 100)
+    with pytest.raises(Unsatisfiable):
+        parse_range("bytes=0-", 0)  # nothing at all can be served of an empty file
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("speech_video.mp4", "speech_video.vtt"),
+        ('../../etc/my "clip"; x.mov', "my_clip_x.vtt"),
+        ("C:\\Users\\me\\talk.final.mp3", "talk.final.vtt"),
+        (".hidden", "hidden.vtt"),
+        ("été.wav", "t.vtt"),
+        ("???", "media.vtt"),
+    ],
+)
+def test_export_filename_is_safe(name: str, expected: str) -> None:
+    from mediaflow.api.routes.media import export_filename
+
+    assert export_filename(name, "vtt") == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "served"),
+    [
+        ("video/mp4", "video/mp4"),
+        ("image/png", "image/png"),
+        ("audio/mpeg", "audio/mpeg"),
+        ("image/svg+xml", "application/octet-stream"),
+        ("text/html", "application/octet-stream"),
+        (None, "application/octet-stream"),
+    ],
+)
+def test_only_media_types_are_served_as_such(stored: str | None, served: str) -> None:
+    from mediaflow.api.routes.media import served_type
+
+    assert served_type(stored) == served

@@ -115,6 +115,12 @@ def test_oversized_upload_refused_from_content_length(client: httpx.Client) -> N
 
 
 @pytest.mark.usefixtures("nothing_stored")
+def test_oversized_json_body_is_413(client: httpx.Client) -> None:
+    response = client.post("/jobs", json={"paths": ["x" * (2 * 1024 * 1024)]})
+    assert_error(response, 413, "too_large")
+
+
+@pytest.mark.usefixtures("nothing_stored")
 def test_oversized_upload_refused_while_streaming(client: httpx.Client) -> None:
     """Chunked: no Content-Length to check, so the bytes are counted as they come."""
     boundary = "mediaflowtestboundary"
@@ -145,7 +151,7 @@ def test_oversized_upload_refused_while_streaming(client: httpx.Client) -> None:
 
 
 @pytest.mark.usefixtures("nothing_stored")
-def test_file_exactly_under_the_limit_is_not_refused_for_size(client: httpx.Client) -> None:
+def test_upload_under_the_limit_passes_the_size_check(client: httpx.Client) -> None:
     # random bytes under the limit pass the size checks and fail detection instead
     response = client.post("/jobs", files={"files": ("noise.mp4", os.urandom(LIMIT - 1))})
     assert response.status_code in {415, 422}, response.text

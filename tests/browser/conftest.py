@@ -64,7 +64,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context and page; console errors are printed on failure."""
+    """A fresh browser context and page.
+
+    Console output is printed when the test fails; an uncaught JS error or a Content
+    Security Policy violation fails the test.
+    """
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     context.set_default_timeout(15_000)
     tab = context.new_page()
@@ -72,10 +76,12 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     tab.on("console", lambda m: messages.append(f"console.{m.type}: {m.text}"))
     tab.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
     yield tab
+    context.close()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed and messages:
         print("\n".join(["browser messages:", *messages]))
-    context.close()
+    broken = [m for m in messages if m.startswith("pageerror") or "Content Security Policy" in m]
+    assert not broken, "the page raised errors:\n" + "\n".join(broken)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -51,9 +51,8 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     """Upload via the form, watch the job finish, seek from the transcript, follow a search hit."""
     base = web_server.base_url
     page.goto(f"{base}/")
-    page.set_input_files(
-        "#upload-files", [str(SAMPLES / "speech_video.mp4"), str(SAMPLES / "text_image.png")]
-    )
+    samples = ["speech_video.mp4", "text_image.png", "speech.mp3"]
+    page.set_input_files("#upload-files", [str(SAMPLES / name) for name in samples])
     page.fill("#upload-name", "browser flow")
     page.click("#upload-submit")
     page.wait_for_selector("[data-testid=uploaded-job]")
@@ -85,7 +84,7 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     row.locator("[data-testid=job-link]").click()
     page.wait_for_url(re.compile(r"/ui/jobs/[0-9a-f-]{36}$"))
     page.wait_for_selector("[data-testid=file-row][data-status=completed]")
-    assert page.locator("[data-testid=file-row]").count() == 2
+    assert page.locator("[data-testid=file-row]").count() == len(samples)
     page.wait_for_selector("[data-testid=timeline-row][data-stage=finalize]")
     assert page.locator("[data-testid=job-status]").inner_text() == "completed"
     shoot("03-job")
@@ -122,6 +121,11 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
         "nodes => nodes.map(n => n.dataset.type)"
     ))  # fmt: skip
     assert types & {"ocr", "faces"}, types
+    page.wait_for_function(  # the OCR boxes of the frame at the current time
+        """() => { const c = document.getElementById('overlay'); if (!c || !c.width) return false;
+           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+           for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; }"""
+    )
     page.wait_for_selector("[data-testid=timeline-row][data-stage=transcription]")
     assert page.locator("[data-testid=export-vtt]").get_attribute("href", timeout=1000)
     shoot("04-media-video")
@@ -171,6 +175,21 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     assert _canvas_has_drawing(page)
     shoot("07-media-image")
 
+    # the audio's media page: an <audio> player, no overlay, the transcript seeks it
+    page.goto(job_url)
+    page.locator("[data-testid=file-row]", has_text="speech.mp3").locator(
+        "[data-testid=media-link]"
+    ).click()
+    page.wait_for_selector("audio#player")
+    assert page.locator("#overlay").count() == 0
+    assert page.locator("#overlay-controls").is_hidden()
+    last = page.locator("[data-testid=segment]").last
+    last.wait_for()
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    last.click()
+    _wait_near(page, float(last.get_attribute("data-start") or "nan"))
+    shoot("08-media-audio")
+
 
 def test_login_form_when_a_key_is_required(
     secure_server: LiveServer, secure_db: str, page: Any, shoot: Any
@@ -179,6 +198,12 @@ def test_login_form_when_a_key_is_required(
     from mediaflow import keys
 
     _, key = keys.create_key("browser test", url=secure_db)
+    evil = '<img src=x onerror="window.pwned=1"><b>bold</b>'
+    with secure_server.client(key) as client, (SAMPLES / "text_image.png").open("rb") as image:
+        created = client.post(
+            "/jobs", files={"files": ("text_image.png", image, "image/png")}, data={"name": evil}
+        )
+        assert created.status_code == 202, secure_server.log()[-3000:]
     page.goto(f"{secure_server.base_url}/")
     dialog = page.locator("[data-testid=login-dialog]")
     dialog.wait_for(state="visible")
@@ -189,11 +214,20 @@ def test_login_form_when_a_key_is_required(
     page.fill("#login-key", key)
     page.click("#login-submit")
     dialog.wait_for(state="hidden")
-    page.wait_for_selector("#jobs-empty:not([hidden])")
-    assert "0 job(s)" in page.inner_text("#jobs-updated")
+    # the job list loads; what the API returns is shown as text, never as markup
+    link = page.locator("[data-testid=job-row] [data-testid=job-link]")
+    link.wait_for()
+    assert link.inner_text() == evil
+    assert page.locator("[data-testid=jobs-table] img, [data-testid=jobs-table] b").count() == 0
+    assert page.evaluate("window.pwned") is None
+    assert "1 job(s)" in page.inner_text("#jobs-updated")
     cookie = next(c for c in page.context.cookies() if c["name"] == "mediaflow_key")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     shoot("02-after-login")
+    # logging out forgets the cookie: the next page asks again
+    page.click("[data-testid=logout]")
+    dialog.wait_for(state="visible")
+    assert not [c for c in page.context.cookies() if c["name"] == "mediaflow_key"]
 
 
 def test_session_endpoint(secure_server: LiveServer, secure_db: str) -> None:
@@ -229,6 +263,8 @@ def test_pages_are_served(secure_server: LiveServer) -> None:
         assert response.status_code == 200, path
         assert "text/html" in response.headers["content-type"]
         assert 'id="login-dialog"' in response.text
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     for name in ["api.js", "jobs.js", "job.js", "media.js", "search.js", "style.css"]:
         assert httpx.get(f"{base}/static/{name}", timeout=30).status_code == 200, name
     assert httpx.get(f"{base}/ui/media/not-a-uuid", timeout=30).status_code == 422

@@ -30,6 +30,7 @@ __all__ = [
     "MULTIPART_OVERHEAD",
     "UploadBatch",
     "UploadedFile",
+    "read_small_body",
     "receive_multipart",
     "receive_urlencoded",
     "safe_name",
@@ -40,6 +41,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 # Form fields are short text; a megabyte-long "name" is an attack, not a name.
 _MAX_FIELD_BYTES = 64 * 1024
 _MAX_FILES = 100
+# A body without files (JSON or a plain form) names paths and options: 1 MiB is plenty.
+SMALL_BODY_MAX = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -158,13 +161,22 @@ class _Receiver:
             self.out.close()
 
 
-async def receive_urlencoded(request: Request) -> UploadBatch:
-    """The fields of an application/x-www-form-urlencoded body (paths only: no files)."""
+async def read_small_body(request: Request, limit: int = SMALL_BODY_MAX) -> bytes:
+    """The whole body of a request that carries no files (JSON, a form); 413 past ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes is over {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MULTIPART_OVERHEAD:
-            raise PayloadTooLarge(f"form body is over {MULTIPART_OVERHEAD} bytes")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body is over {limit} bytes")
+    return bytes(body)
+
+
+async def receive_urlencoded(request: Request) -> UploadBatch:
+    """The fields of an application/x-www-form-urlencoded body (paths only: no files)."""
+    body = await read_small_body(request)
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return UploadBatch(folder=None, fields=fields)
 

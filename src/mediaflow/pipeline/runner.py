@@ -152,7 +152,9 @@ def finish_job(job_id: uuid.UUID, *, url: str | None = None) -> JobStatus:
             return job.status
         completed = counts.get(MediaFileStatus.COMPLETED, 0)
         failed = counts.get(MediaFileStatus.FAILED, 0)
-        job.status = JobStatus.COMPLETED if completed else JobStatus.FAILED
+        # a cancelled job stays cancelled when the file that was running at the time ends
+        if job.status is not JobStatus.CANCELLED:
+            job.status = JobStatus.COMPLETED if completed else JobStatus.FAILED
         job.finished_at = datetime.now(UTC)
         job.job_metadata = {
             **job.job_metadata,
@@ -160,6 +162,6 @@ def finish_job(job_id: uuid.UUID, *, url: str | None = None) -> JobStatus:
             "completed": completed,
             "failed": failed,
         }
-        if failed and not completed:
+        if failed and not completed and job.status is JobStatus.FAILED:
             job.error = f"all {failed} file(s) failed"
         return job.status

@@ -128,7 +128,17 @@ def process_media_file(
             raise NotFound(f"media file {media_file_id} does not exist")
         job_id, storage_key = row.job_id, row.storage_key
     outcome = FileOutcome(media_file_id=media_file_id, status=MediaFileStatus.PROCESSING)
-    _mark(url, media_file_id, status=MediaFileStatus.PROCESSING, started_at=_now(), error=None)
+    # claimed only if not cancelled meanwhile: a cancel racing a worker's pick wins
+    with session_scope(url) as session:
+        claimed = session.scalar(
+            sa.update(MediaFile)
+            .where(MediaFile.id == media_file_id, MediaFile.status != MediaFileStatus.CANCELLED)
+            .values(status=MediaFileStatus.PROCESSING, started_at=_now(), error=None)
+            .returning(MediaFile.id)
+        )
+    if claimed is None:
+        outcome.status = MediaFileStatus.CANCELLED
+        return outcome
 
     def timer(stage: ProcessingStage) -> AbstractContextManager[StageStep]:
         notify(stage)

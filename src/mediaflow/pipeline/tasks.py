@@ -84,6 +84,18 @@ def get_app(url: str | None = None) -> procrastinate.App:
     return _app_for(url or database_url())
 
 
+def _own_app(url: str | None) -> procrastinate.App:
+    """The App with a connector of its own, opened and closed by one caller.
+
+    A connector is either async (a worker's pool) or sync, never both: once a worker
+    in this process (``mediaflow serve``) opened the shared App for async use, a sync
+    open of the same App fails. And request threads opening and closing one sync
+    connector at once would close it under each other. So each user gets its own.
+    """
+    url = url or database_url()
+    return get_app(url).with_connector(procrastinate.PsycopgConnector(conninfo=libpq_url(url)))
+
+
 def active_workers(url: str | None = None) -> int:
     """How many workers sent a heartbeat recently (0: process in this process)."""
     stalled = get_settings().stalled_after_s
@@ -105,7 +117,7 @@ def enqueue_files(
     url: str | None = None,
 ) -> int:
     """Defer one task per media file (``providers``: override the job's); return how many."""
-    app = get_app(url)
+    app = _own_app(url)
     with app.open():
         for media_file_id in media_file_ids:
             # one queued task per file at a time: a second enqueue of the same file waits
@@ -134,7 +146,7 @@ def enqueue_job(job_id: uuid.UUID, url: str | None = None) -> int:
 
 def cancel_queued(media_file_ids: Sequence[uuid.UUID], url: str | None = None) -> int:
     """Cancel the queued (not yet started) tasks of these files; return how many."""
-    app = get_app(url)
+    app = _own_app(url)
     cancelled = 0
     with app.open():
         for media_file_id in media_file_ids:
@@ -160,7 +172,7 @@ async def _hand_back_stalled(app: procrastinate.App, every_s: float, stalled_s: 
 async def run_worker(concurrency: int, url: str | None = None, *, wait: bool = True) -> None:
     """Run one worker process's loop (``mediaflow worker``)."""
     settings = get_settings()
-    app = get_app(url)
+    app = _own_app(url)
     async with app.open_async():
         sweeper = asyncio.create_task(
             _hand_back_stalled(app, settings.worker_heartbeat_s, settings.stalled_after_s)

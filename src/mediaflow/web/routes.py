@@ -28,6 +28,25 @@ from mediaflow.media.frames import DEFAULT_MAX_SIDE
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 PAGE_PREFIX = "/ui"
+# Everything comes from this server; no inline script or style can run (the JS puts
+# data into the page as text only, and this is the second line of defence).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 router = APIRouter(include_in_schema=False)
@@ -39,8 +58,13 @@ def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
-        {"version": __version__, "prefix": PAGE_PREFIX, **context},
-        headers={"Cache-Control": "no-store"},
+        {
+            "version": __version__,
+            "prefix": PAGE_PREFIX,
+            "require_key": bool(request.app.state.require_key),
+            **context,
+        },
+        headers=PAGE_HEADERS,
     )
 
 

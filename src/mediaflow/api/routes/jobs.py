@@ -21,7 +21,12 @@ from starlette.concurrency import run_in_threadpool
 
 from mediaflow import jobs
 from mediaflow.api.errors import ERROR_RESPONSES
-from mediaflow.api.uploads import UploadBatch, receive_multipart, receive_urlencoded
+from mediaflow.api.uploads import (
+    UploadBatch,
+    read_small_body,
+    receive_multipart,
+    receive_urlencoded,
+)
 from mediaflow.config import Settings
 from mediaflow.db.enums import JobStatus
 from mediaflow.errors import InvalidInput, UnsupportedMedia
@@ -166,7 +171,7 @@ async def create_job(request: Request) -> jobs.JobDetail:
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        raw = await request.body()
+        raw = await read_small_body(request)
         return await run_in_threadpool(_create_from_json, raw, request)
     if content_type == "application/x-www-form-urlencoded":
         fields = await receive_urlencoded(request)

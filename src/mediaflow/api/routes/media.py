@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from mediaflow.api.errors import ERROR_RESPONSES, error_response
@@ -229,6 +228,7 @@ def _mark_for_reanalysis(media_id: uuid.UUID, url: str) -> None:
 # --- helpers -----------------------------------------------------------------------
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MEDIA_PREFIXES = ("video/", "audio/", "image/")
 
 EXPORT_TYPES: dict[str, str] = {
     "json": "application/json",
@@ -236,6 +236,17 @@ EXPORT_TYPES: dict[str, str] = {
     "srt": "application/x-subrip; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
 }
+
+
+def served_type(mime_type: str | None) -> str:
+    """The Content-Type an original is served with: its own when it is plain media.
+
+    Anything else (a failed upload that was really HTML, an SVG with scripts) goes
+    out as ``application/octet-stream``, which no browser runs.
+    """
+    if mime_type and mime_type.startswith(_MEDIA_PREFIXES) and "svg" not in mime_type:
+        return mime_type
+    return "application/octet-stream"
 
 
 def export_filename(original_name: str, fmt: str) -> str:
@@ -301,8 +312,9 @@ def get_content(media_id: uuid.UUID, request: Request) -> Response:
     except FileNotFoundError:
         raise NotFound(f"the stored original of media file {media_id} is missing") from None
     etag = f'"{media.sha256 or key}"'
-    headers = {"Accept-Ranges": "bytes", "ETag": etag}
-    media_type = media.mime_type or "application/octet-stream"
+    # nosniff: a browser must not render an upload as a page of this origin
+    headers = {"Accept-Ranges": "bytes", "ETag": etag, "X-Content-Type-Options": "nosniff"}
+    media_type = served_type(media.mime_type)
 
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")
@@ -417,6 +429,7 @@ def get_export(
     status_code=202,
     summary="Run providers on one media file again (queued)",
     responses={
+        400: _error("The body is not JSON"),
         404: _error("No such media file"),
         409: _error("The file is being processed or already queued"),
     },
@@ -437,23 +450,11 @@ def post_reanalyze(
     return load_media(media_id, url)
 
 
-def _queue_url(url: str) -> str:
-    """``url`` under another application_name: a procrastinate App of its own.
-
-    ``get_app`` keeps one App per URL, and inside ``mediaflow serve`` the server's own
-    worker has opened that App's async pool, on which a synchronous defer fails (the
-    same reason as ``mediaflow.jobs._queue_url``). Another URL of the same database
-    gets a fresh App that procrastinate opens synchronously.
-    """
-    parsed = make_url(url).update_query_dict({"application_name": "mediaflow-queue"})
-    return parsed.render_as_string(hide_password=False)
-
-
 def _enqueue(media_id: uuid.UUID, providers: list[str] | None, url: str) -> None:
     from procrastinate.exceptions import AlreadyEnqueued
 
     try:
-        enqueue_files([media_id], providers=providers, url=_queue_url(url))
+        enqueue_files([media_id], providers=providers, url=url)
     except AlreadyEnqueued:
         # the file waits in the queue already; that task will run (with its own providers)
         raise Refused(

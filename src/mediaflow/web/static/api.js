@@ -10,6 +10,7 @@ export function el(tag, attrs = {}, ...children) {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (name === "class") node.className = value;
+    else if (name === "style") Object.assign(node.style, value); // CSSOM: allowed by the CSP
     else if (name === "dataset") Object.assign(node.dataset, value);
     else if (name.startsWith("on") && typeof value === "function") {
       node.addEventListener(name.slice(2), value);
@@ -240,7 +241,7 @@ export function renderTimeline(list, rows, fileNames = null) {
         el(
           "span",
           { class: "tl-bar-wrap", title: duration(r.duration_ms) },
-          el("span", { class: "tl-bar", style: `width:${width}%` }),
+          el("span", { class: "tl-bar", style: { width: `${width}%` } }),
         ),
         el("span", { class: "tl-dur" }, duration(r.duration_ms)),
         r.message ? el("span", { class: "tl-msg" }, r.message) : null,

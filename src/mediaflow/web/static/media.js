@@ -306,6 +306,35 @@ function summary(result, playable) {
     if (playable && withFaces.length) {
       parts.push(el("div", { class: "chips" }, "Faces at ", ...withFaces.map((f) => seekButton(f.timestamp_s, `${clock(f.timestamp_s, 1)} (${f.boxes.length})`))));
     }
+  } else if (result.analysis_type === "scenes") {
+    const scenes = r.scenes || [];
+    parts.push(el("p", {}, `${scenes.length} scene(s)`));
+    if (playable && scenes.length) {
+      parts.push(el("div", { class: "chips" }, "Scenes at ", ...scenes.map((sc) => seekButton(sc.start_s, clock(sc.start_s, 1)))));
+    }
+  } else if (result.analysis_type === "moderation") {
+    const score = Number(r.max_nsfw_score);
+    const text = Number.isFinite(score) ? `highest NSFW score ${score.toFixed(3)} (threshold ${r.threshold})` : "no score";
+    parts.push(el("p", {}, text, " · ", el("strong", {}, r.flagged ? "flagged" : "not flagged")));
+  } else if (result.analysis_type === "audio_levels") {
+    const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(Number(x) * 100)} %`);
+    const db = (x, unit) => (x === null || x === undefined ? "–" : `${Number(x).toFixed(1)} ${unit}`);
+    parts.push(
+      el("p", {}, `loudness ${db(r.integrated_lufs, "LUFS")} · peak ${db(r.peak_dbfs, "dBFS")} · speech ${pct(r.speech_ratio)} · silence ${pct(r.silence_ratio)}`),
+    );
+  } else if (result.analysis_type === "colors") {
+    const colors = (r.colors || []).filter((c) => /^#[0-9a-f]{6}$/i.test(String(c.hex)));
+    parts.push(
+      el(
+        "div",
+        { class: "chips" },
+        ...colors.map((c) =>
+          el("span", { class: "swatch-chip" }, el("span", { class: "swatch", style: { backgroundColor: c.hex } }), `${c.hex} ${Math.round(c.proportion * 100)} %`),
+        ),
+      ),
+    );
+  } else if (result.analysis_type === "perceptual_hash") {
+    parts.push(el("p", { class: "small" }, "phash ", el("code", {}, r.phash || "–"), " · dhash ", el("code", {}, r.dhash || "–")));
   }
   parts.push(el("details", {}, el("summary", {}, "Raw result"), el("pre", { class: "json" }, JSON.stringify(r, null, 2))));
   return parts;
