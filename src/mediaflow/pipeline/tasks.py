@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import procrastinate
+import procrastinate.tasks
 import sqlalchemy as sa
 
 from mediaflow.config import get_settings
@@ -120,8 +121,14 @@ def enqueue_files(
     app = _own_app(url)
     with app.open():
         for media_file_id in media_file_ids:
-            # one queued task per file at a time: a second enqueue of the same file waits
-            process_file.configure(queueing_lock=f"file:{media_file_id}").defer(
+            # the task object's own App is the shared one: defer through this App's manager.
+            # One queued task per file at a time: a second enqueue of the same file waits.
+            procrastinate.tasks.configure_task(
+                name=TASK_NAME,
+                job_manager=app.job_manager,
+                queue=QUEUE,
+                queueing_lock=f"file:{media_file_id}",
+            ).defer(
                 media_file_id=str(media_file_id),
                 providers=list(providers) if providers else None,
             )
