@@ -16,7 +16,7 @@ What it does, in one run on one machine:
 3. for ``GET /jobs/{id}`` and ``GET /search?q=...``: ``--concurrency`` asyncio clients
    (httpx, keep-alive) send requests back to back for ``--seconds``; then the same
    number of psycopg async connections run the SQL that answers the same question
-   (the job row, its per-status counts and its files with their latest stage; the
+   (the job row and its files with their latest stage, from which the counts come; the
    search module's own transcript query) for the same time.
 
 The table gives requests/s, p50 and p95 latency for both, and the ratios (API cost
@@ -86,7 +86,6 @@ VOCABULARY = [
 JOB_SQL = (
     "SELECT id, name, status, options, error, created_at, started_at, finished_at "
     "FROM analysis_job WHERE id = %(id)s",
-    "SELECT status, count(*) FROM media_file WHERE job_id = %(id)s GROUP BY status",
     "SELECT f.id, f.original_name, f.status, f.media_type, f.file_type, f.size_bytes, "
     "f.duration_s, f.error, l.stage FROM media_file f LEFT JOIN LATERAL ("
     " SELECT stage FROM processing_log p WHERE p.media_file_id = f.id"
@@ -246,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             built = transcript_query(args.query)
             assert built is not None
             search_sql, search_params = built
+            # the threshold is not a parameter of the query: search sets it per transaction
+            threshold_value = search_params.pop("threshold", DEFAULT_THRESHOLD)
             libpq = libpq_url(url)
             # the search module's own SQL, compiled to psycopg's paramstyle
             compiled = (
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             threshold = (
                 "SELECT set_config('pg_trgm.word_similarity_threshold', %(t)s, false)",
-                {"t": str(DEFAULT_THRESHOLD)},
+                {"t": str(threshold_value)},
             )
             search_statements = [threshold, (compiled.string, dict(compiled.params))]
             rows: list[tuple[str, Measure, Measure]] = []

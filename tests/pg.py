@@ -56,3 +56,15 @@ def scratch_database(server_url: str, template: str | None = None) -> Iterator[s
 
         dispose_engines()
         execute_autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def head_database(server_url: str = SERVICE_URL) -> Iterator[str]:
+    """A new database migrated to head (for a live server); dropped when the block ends."""
+    from mediaflow.db import migrate
+    from mediaflow.db.session import dispose_engines
+
+    with scratch_database(server_url) as url:
+        migrate.upgrade("head", url)
+        dispose_engines()  # the server is another process: hold no connection to its database
+        yield url

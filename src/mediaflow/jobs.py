@@ -294,8 +294,11 @@ def _detail(session: Session, job_id: uuid.UUID) -> JobDetail:
     job = session.get(AnalysisJob, job_id)
     if job is None:
         raise NotFound(f"job {job_id} does not exist")
-    summary = _summary(job, _counts(session, [job_id])[job_id])
-    return JobDetail(**summary.model_dump(), files=_files(session, job_id))
+    files = _files(session, job_id)
+    counts = JobCounts(total=len(files))  # from the rows in hand: one query fewer per poll
+    for f in files:
+        setattr(counts, f.status.value, getattr(counts, f.status.value) + 1)
+    return JobDetail(**_summary(job, counts).model_dump(), files=files)
 
 
 def get_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:

@@ -155,26 +155,33 @@ def _transcript_query(
         clauses.append("t.provider::text = :provider")
         params["provider"] = filters.provider
     clauses += _file_filters(filters, params)
-    # best segment: a literal match first, then the most word-similar one
+    # rank and cut first, then find the best segment (a literal match first, then the
+    # most word-similar one) of the few rows kept: not of every row that matched
     sql = f"""
-        SELECT t.media_file_id, t.job_id, m.original_name, t.provider::text AS provider,
-               GREATEST(word_similarity(:q, t.text),
-                        CASE WHEN t.text ILIKE :pattern THEN 1.0 ELSE 0.0 END) AS score,
-               seg.start_s, seg.end_s, COALESCE(seg.text, t.text) AS snippet
-        FROM transcription t
-        JOIN media_file m ON m.id = t.media_file_id
+        WITH hits AS (
+            SELECT t.media_file_id, t.job_id, m.original_name, t.provider::text AS provider,
+                   GREATEST(word_similarity(:q, t.text),
+                            CASE WHEN t.text ILIKE :pattern THEN 1.0 ELSE 0.0 END) AS score,
+                   m.created_at, t.text, t.segments
+            FROM transcription t
+            JOIN media_file m ON m.id = t.media_file_id
+            WHERE {" AND ".join(clauses)}
+            ORDER BY score DESC, m.created_at DESC, t.media_file_id
+            LIMIT :limit
+        )
+        SELECT h.media_file_id, h.job_id, h.original_name, h.provider, h.score,
+               seg.start_s, seg.end_s, COALESCE(seg.text, h.text) AS snippet
+        FROM hits h
         LEFT JOIN LATERAL (
             SELECT (s ->> 'start')::float8 AS start_s, (s ->> 'end')::float8 AS end_s,
                    s ->> 'text' AS text
-            FROM jsonb_array_elements(t.segments) AS s
+            FROM jsonb_array_elements(h.segments) AS s
             ORDER BY (s ->> 'text') ILIKE :pattern DESC,
                      word_similarity(:q, s ->> 'text') DESC,
                      (s ->> 'start')::float8
             LIMIT 1
         ) seg ON true
-        WHERE {" AND ".join(clauses)}
-        ORDER BY score DESC, m.created_at DESC, t.media_file_id
-        LIMIT :limit
+        ORDER BY h.score DESC, h.created_at DESC, h.media_file_id
     """  # every value is a bound parameter; the clauses are fixed strings
     return sql, params
 

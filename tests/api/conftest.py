@@ -9,20 +9,15 @@ import pytest
 
 from tests.api.server import LiveServer, live_server
 from tests.conftest import _data_dir_outside_pytest_tmp
-from tests.pg import SERVICE_URL, scratch_database, service_reachable
+from tests.pg import head_database, service_reachable
 
 
 @pytest.fixture(scope="module")
 def api_db() -> Iterator[str]:
     """A database at head on the PostgreSQL service, for one test module."""
-    from mediaflow.db import migrate
-    from mediaflow.db.session import dispose_engines
-
     if not service_reachable():
         pytest.skip("no PostgreSQL service on 127.0.0.1:5432")
-    with scratch_database(SERVICE_URL) as url:
-        migrate.upgrade("head", url)
-        dispose_engines()
+    with head_database() as url:
         yield url
 
 
@@ -109,14 +104,9 @@ def processed_media(api_db: str, api_data_dir: Path) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def idle_db() -> Iterator[str]:
     """A database of its own for ``idle_api``: no other server's worker takes its tasks."""
-    from mediaflow.db import migrate
-    from mediaflow.db.session import dispose_engines
-
     if not service_reachable():
         pytest.skip("no PostgreSQL service on 127.0.0.1:5432")
-    with scratch_database(SERVICE_URL) as url:
-        migrate.upgrade("head", url)
-        dispose_engines()
+    with head_database() as url:
         yield url
 
 

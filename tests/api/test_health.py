@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mediaflow.db import migrate
 from tests.api.server import LiveServer, live_server
 from tests.conftest import _data_dir_outside_pytest_tmp
-from tests.pg import SERVICE_URL, execute_autocommit, scratch_database, service_reachable
+from tests.pg import SERVICE_URL, execute_autocommit, head_database, service_reachable
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,9 @@ def test_healthz_behind_head_is_503() -> None:
     if not service_reachable():
         pytest.skip("no PostgreSQL service on 127.0.0.1:5432")
     with (
-        scratch_database(SERVICE_URL) as url,
+        head_database() as url,
         _data_dir_outside_pytest_tmp() as data_dir,
     ):
-        migrate.upgrade("head", url)
         # pretend the migrations after revision 4 never ran
         execute_autocommit(url, "UPDATE alembic_version SET version_num = '000000000004'")
         with (

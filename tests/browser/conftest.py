@@ -18,7 +18,7 @@ import pytest
 
 from tests.api.server import LiveServer, live_server
 from tests.conftest import REPO_ROOT, _data_dir_outside_pytest_tmp
-from tests.pg import SERVICE_URL, scratch_database, service_reachable
+from tests.pg import head_database, service_reachable
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No internet here: without the background-networking flags Chromium floods refused
@@ -108,13 +108,8 @@ def shoot(page: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
 
 
 def _head_database() -> Iterator[str]:
-    from mediaflow.db import migrate
-    from mediaflow.db.session import dispose_engines
-
     _require(service_reachable(), "no PostgreSQL service on 127.0.0.1:5432")
-    with scratch_database(SERVICE_URL) as url:
-        migrate.upgrade("head", url)
-        dispose_engines()
+    with head_database() as url:
         yield url
 
 
