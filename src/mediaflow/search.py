@@ -17,7 +17,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,16 +49,16 @@ _SNIPPET_CHARS = 120
 class SearchHit:
     """One match: a transcript segment or an analysis result of one media file."""
 
-    kind: str  # "transcript" | "result"
+    kind: Literal["transcript", "result"]
     media_file_id: uuid.UUID
     job_id: uuid.UUID
     original_name: str
     provider: str
     analysis_type: str
     score: float
-    start_s: float | None = None
-    end_s: float | None = None
-    snippet: str = ""
+    start_s: float | None  # no defaults: every field is required in the API's schema
+    end_s: float | None
+    snippet: str
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (ids as strings)."""
@@ -289,6 +289,8 @@ def _result_hits(session: Session, sql: str, params: dict[str, Any]) -> list[Sea
             provider=row["provider"],
             analysis_type=row["analysis_type"],
             score=1.0,  # containment is exact: every hit matches fully
+            start_s=None,
+            end_s=None,
             snippet=_result_snippet(row["analysis_type"], row["result"]),
         )
         for row in rows

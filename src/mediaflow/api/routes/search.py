@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -13,30 +12,15 @@ from pydantic import BaseModel
 from mediaflow.api.errors import ERROR_RESPONSES
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.errors import InvalidInput
-from mediaflow.search import DEFAULT_THRESHOLD, MAX_LIMIT, search
+from mediaflow.search import DEFAULT_THRESHOLD, MAX_LIMIT, SearchHit, search
 
 router = APIRouter(tags=["search"])
-
-
-class SearchHitOut(BaseModel):
-    """One match: a transcript segment (with its times) or an analysis result."""
-
-    kind: Literal["transcript", "result"]
-    media_file_id: uuid.UUID
-    job_id: uuid.UUID
-    original_name: str
-    provider: str
-    analysis_type: str
-    score: float
-    start_s: float | None
-    end_s: float | None
-    snippet: str
 
 
 class SearchOut(BaseModel):
     """Hits ranked by score, best first."""
 
-    items: list[SearchHitOut]
+    items: list[SearchHit]  # the search module's own hit: one shape for CLI and API
 
 
 def parse_contains(text: str | None) -> dict[str, Any] | None:
@@ -92,4 +76,4 @@ def get_search(
         threshold=threshold,
         url=request.app.state.url,
     )
-    return SearchOut(items=[SearchHitOut.model_validate(hit.to_dict()) for hit in hits])
+    return SearchOut(items=hits)
