@@ -6,7 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+# both cores: the suite is written for parallel runs (each test has its own database)
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test setup system-deps lint typecheck bench samples clean
 
@@ -44,6 +45,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 samples: $(STAMP)
 	$(BIN)/python scripts/make_samples.py samples

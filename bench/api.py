@@ -7,10 +7,11 @@ Run from the repository root::
 
 What it does, in one run on one machine:
 
-1. a scratch database at head (as bench/pipeline.py: ``--database-url``, else the
-   service on 127.0.0.1:5432, else an embedded PostgreSQL), filled with the bundled
-   samples processed by the real pipeline plus ``--transcripts`` generated transcripts
-   (random sentences from a fixed vocabulary) so that search has work to do;
+1. a scratch database at head (``bench/support.py``, as for bench/pipeline.py:
+   ``--database-url``, else the service on 127.0.0.1:5432, else an embedded
+   PostgreSQL), filled with the bundled samples processed by the real pipeline plus
+   ``--transcripts`` generated transcripts (random sentences from a fixed vocabulary)
+   so that search has work to do;
 2. a real ``mediaflow serve`` (uvicorn, one process, no in-process worker) on a
    loopback port;
 3. for ``GET /jobs/{id}`` and ``GET /search?q=...``: ``--concurrency`` asyncio clients
@@ -40,9 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import scratch_database  # noqa: E402
-
-from tests.api.server import live_server  # noqa: E402
+from bench.support import bench_database, bench_runtime, live_server  # noqa: E402
 
 SAMPLES = [ROOT / "samples" / n for n in ("speech_video.mp4", "text_image.png", "speech.mp3")]
 VOCABULARY = [
@@ -185,37 +184,34 @@ def fill(url: str, data_dir: Path, transcripts: int) -> str:
     """Process the samples through the pipeline; add generated transcripts. Return a job id."""
     import sqlalchemy as sa
 
-    from mediaflow.config import Settings
-    from mediaflow.db.session import session_scope
-    from mediaflow.ingest import ingest
+    from mediaflow.pipeline.ingest import ingest
     from mediaflow.pipeline.runner import run_job
-    from mediaflow.storage import default_store
 
-    store = default_store(Settings(data_dir=data_dir, database_url=url))
-    job = ingest(SAMPLES, name="bench samples", providers=None, options=None, url=url, store=store)
-    run_job(job.job_id, store=store, url=url)
     words = "ARRAY[" + ",".join(f"'{w}'" for w in VOCABULARY) + "]"
     sentence = (
         f"(SELECT string_agg(({words})[1 + floor(random() * {len(VOCABULARY)})::int], ' ') "
         "FROM generate_series(1, 12 + g % 20))"
     )
-    with session_scope(url) as session:
-        session.execute(
-            sa.text(
-                "WITH j AS (INSERT INTO analysis_job (name, status) VALUES "
-                "('bench transcripts', 'completed') RETURNING id), "
-                "f AS (INSERT INTO media_file (job_id, original_name, status) "
-                "SELECT j.id, 'generated-' || g || '.wav', 'completed' "
-                "FROM j, generate_series(1, :n) g RETURNING id, job_id) "
-                "INSERT INTO transcription (job_id, media_file_id, provider, text, segments) "
-                f"SELECT f.job_id, f.id, 'faster_whisper', t.text, jsonb_build_array("
-                "jsonb_build_object('start', 0, 'end', 5, 'text', t.text)) "
-                f"FROM (SELECT id, job_id, row_number() OVER () AS g FROM f) f "
-                f"CROSS JOIN LATERAL (SELECT {sentence} AS text) t"
-            ),
-            {"n": transcripts},
-        )
-        session.execute(sa.text("ANALYZE"))
+    with bench_runtime(url, data_dir) as runtime:  # closed before the server starts
+        job = ingest(runtime, SAMPLES, name="bench samples", providers=None, options=None)
+        run_job(runtime, job.job_id)
+        with runtime.db.session() as session:
+            session.execute(
+                sa.text(
+                    "WITH j AS (INSERT INTO analysis_job (name, status) VALUES "
+                    "('bench transcripts', 'completed') RETURNING id), "
+                    "f AS (INSERT INTO media_file (job_id, original_name, status) "
+                    "SELECT j.id, 'generated-' || g || '.wav', 'completed' "
+                    "FROM j, generate_series(1, :n) g RETURNING id, job_id) "
+                    "INSERT INTO transcription (job_id, media_file_id, provider, text, segments) "
+                    f"SELECT f.job_id, f.id, 'faster_whisper', t.text, jsonb_build_array("
+                    "jsonb_build_object('start', 0, 'end', 5, 'text', t.text)) "
+                    f"FROM (SELECT id, job_id, row_number() OVER () AS g FROM f) f "
+                    f"CROSS JOIN LATERAL (SELECT {sentence} AS text) t"
+                ),
+                {"n": transcripts},
+            )
+            session.execute(sa.text("ANALYZE"))
     return str(job.job_id)
 
 
@@ -232,16 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     import sqlalchemy as sa
     from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
-    from mediaflow.db.session import dispose_engines, libpq_url
-    from mediaflow.search import DEFAULT_THRESHOLD, transcript_query
+    from mediaflow.db.session import libpq_url
+    from mediaflow.services.search import DEFAULT_THRESHOLD, transcript_query
 
     with tempfile.TemporaryDirectory(prefix="mfbench-api-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # an embedded server runs as its own system user
-        with scratch_database(args.database_url, work) as (url, server):
+        with bench_database(args.database_url, work) as (url, server):
             print(f"filling {server} ...", flush=True)
             job_id = fill(url, work, args.transcripts)
-            dispose_engines()
             built = transcript_query(args.query)
             assert built is not None
             search_sql, search_params = built

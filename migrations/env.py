@@ -1,4 +1,9 @@
-"""Alembic environment: one connection, a short lock_timeout, URL from mediaflow's settings."""
+"""Alembic environment: one connection, a short lock_timeout.
+
+``mediaflow db ...`` and the tests hand over the URL and the lock timeout in the
+config's attributes. The ``alembic -c alembic.ini ...`` command line is an edge of
+its own: it reads them from mediaflow's settings (the environment).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from sqlalchemy import create_engine, pool, text
 
 from mediaflow.config import get_settings
 from mediaflow.db.models import Base, include_in_autogenerate
-from mediaflow.db.session import database_url
+from mediaflow.db.session import resolve_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,9 +25,13 @@ if config.config_file_name and config.attributes.get("configure_logger", True):
 
 
 def _url() -> str:
-    # A caller (tests, `mediaflow db`) may hand the URL over in the config's attributes.
     url = config.attributes.get("database_url")
-    return str(url) if url else database_url()
+    return str(url) if url else resolve_url(get_settings())
+
+
+def _lock_timeout_ms() -> int:
+    given = config.attributes.get("lock_timeout_ms")
+    return int(given) if given is not None else get_settings().lock_timeout_ms
 
 
 def run_migrations_offline() -> None:
@@ -34,22 +43,21 @@ def run_migrations_offline() -> None:
         dialect_opts={"paramstyle": "named"},
         transaction_per_migration=True,
     )
-    context.execute(f"SET lock_timeout = {int(get_settings().lock_timeout_ms)}")
+    context.execute(f"SET lock_timeout = {_lock_timeout_ms()}")
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
     """Run migrations on a live connection."""
-    settings = get_settings()
     connectable = config.attributes.get("connection")
     if connectable is None:
         engine = create_engine(_url(), poolclass=pool.NullPool)
         with engine.connect() as connection:
-            _run(connection, settings.lock_timeout_ms)
+            _run(connection, _lock_timeout_ms())
         engine.dispose()
     else:
-        _run(connectable, settings.lock_timeout_ms)
+        _run(connectable, _lock_timeout_ms())
 
 
 def _run(connection: object, lock_timeout_ms: int) -> None:

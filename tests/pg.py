@@ -52,9 +52,7 @@ def scratch_database(server_url: str, template: str | None = None) -> Iterator[s
     try:
         yield with_database(server_url, name)
     finally:
-        from mediaflow.db.session import dispose_engines
-
-        dispose_engines()
+        # WITH (FORCE): connections a test left open (a runtime's pool) do not block it
         execute_autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -62,9 +60,7 @@ def scratch_database(server_url: str, template: str | None = None) -> Iterator[s
 def head_database(server_url: str = SERVICE_URL) -> Iterator[str]:
     """A new database migrated to head (for a live server); dropped when the block ends."""
     from mediaflow.db import migrate
-    from mediaflow.db.session import dispose_engines
 
     with scratch_database(server_url) as url:
-        migrate.upgrade("head", url)
-        dispose_engines()  # the server is another process: hold no connection to its database
+        migrate.upgrade("head", url)  # its connection is closed: the server holds the only ones
         yield url

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mediaflow.errors import DataDirError
 
 
 def _default_data_dir() -> Path:
@@ -50,6 +53,11 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         description="A worker silent this long is dead: its tasks are handed to another.",
+    )
+    model_idle_unload_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="A worker unloads a local model unused this long (0: keep models loaded).",
     )
 
     # Cloud providers (used only when asked for by name; the defaults stay local)
@@ -127,8 +135,29 @@ class Settings(BaseSettings):
         """Where ``mediaflow db backup`` writes its dumps by default."""
         return self.backup_dir or self.data_dir / "backups"
 
+    def ensure_data_dir(self) -> Path:
+        """The data directory, created when it is the default; a configured one must exist."""
+        data_dir = self.data_dir
+        explicit = "data_dir" in self.model_fields_set
+        if not data_dir.exists():
+            if explicit or not self.create_data_dir:
+                raise DataDirError(
+                    f"data directory {data_dir} does not exist",
+                    hint="create it, or unset MEDIAFLOW_DATA_DIR to use the default",
+                )
+            data_dir.mkdir(parents=True, exist_ok=True)
+        if not data_dir.is_dir():
+            raise DataDirError(f"data directory {data_dir} is not a directory")
+        if not os.access(data_dir, os.W_OK):
+            raise DataDirError(f"data directory {data_dir} is not writable")
+        return data_dir
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
+    """The process-wide settings, read once from the environment.
+
+    Only the edges call this (the CLI, ``mediaflow.open``, the alembic command line);
+    everything below them gets its settings from the ``Runtime`` it is handed.
+    """
     return Settings()

@@ -33,7 +33,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingStage
-from mediaflow.db.session import get_engine, translate_db_errors
+from mediaflow.db.session import Database
 from mediaflow.errors import MediaflowError
 
 __all__ = ["CONTENT_TYPE", "DatabaseCollector", "make_registry", "render"]
@@ -69,10 +69,10 @@ def _by_status(rows: Iterable[Any]) -> dict[str, int]:
 
 
 class DatabaseCollector(Collector):
-    """Collects mediaflow's metrics from the database at ``url`` on every scrape."""
+    """Collects mediaflow's metrics from ``db`` on every scrape."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def describe(self) -> Iterable[Metric]:
         """Nothing: describing would otherwise run the queries at registration."""
@@ -82,7 +82,7 @@ class DatabaseCollector(Collector):
         """Query the database; when it cannot be read, only ``mediaflow_up 0``."""
         up = GaugeMetricFamily("mediaflow_up", "1 when the database answered this scrape")
         try:
-            with translate_db_errors(self.url), get_engine(self.url).connect() as connection:
+            with self.db.connect() as connection:
                 jobs = _by_status(connection.execute(sa.text(_JOBS)).all())
                 files = _by_status(connection.execute(sa.text(_FILES)).all())
                 stages = connection.execute(sa.text(_STAGES)).all()
@@ -130,10 +130,10 @@ class DatabaseCollector(Collector):
         yield provider_errors
 
 
-def make_registry(url: str) -> CollectorRegistry:
+def make_registry(db: Database) -> CollectorRegistry:
     """A registry of its own (not the process-global one) holding a ``DatabaseCollector``."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(url))
+    registry.register(DatabaseCollector(db))
     return registry
 
 

@@ -4,7 +4,7 @@ Every original is kept once, under the sha256 of its bytes::
 
     <root>/ab/cd/abcd...<64 hex digits>
 
-``default_store`` puts ``<root>`` at ``<data_dir>/originals``. The key is the
+The runtime puts ``<root>`` at ``<data_dir>/originals``. The key is the
 sha256 hex digest and nothing else: the file's name and extension live in the
 database (``media_file.original_name``), so two uploads of the same bytes under
 different names share one object.
@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from mediaflow.config import Settings
-from mediaflow.db.session import ensure_data_dir
 from mediaflow.errors import InvalidInput, NotFound
 
-__all__ = ["CHUNK_SIZE", "ContentStore", "StoredObject", "default_store"]
+__all__ = ["CHUNK_SIZE", "ContentStore", "StoredObject"]
 
 # 1 MiB: large enough that hashing, not syscalls, dominates; small enough to stay flat in memory.
 CHUNK_SIZE = 1024 * 1024
@@ -145,8 +143,3 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def default_store(settings: Settings) -> ContentStore:
-    """The store of originals in the configured data directory (``<data_dir>/originals``)."""
-    return ContentStore(ensure_data_dir(settings) / "originals")

@@ -13,27 +13,31 @@ from pathlib import Path
 
 import pytest
 
-from mediaflow.ingest import ingest
-from mediaflow.pipeline.runner import files_finished
-from mediaflow.pipeline.tasks import enqueue_job
-from mediaflow.storage import ContentStore
+from mediaflow.pipeline.ingest import ingest
+from mediaflow.runtime import Runtime
+from mediaflow.services.jobs import files_finished, queue_job
 from tests import media_factory as mf
 from tests.acceptance.cli import REPO
+from tests.conftest import make_runtime
 from tests.migration.helpers import query
 
 FILES = 20
 
 
-def _job(head_db: str, data_dir: Path, tmp_path: Path) -> uuid.UUID:
+@pytest.fixture
+def shared_runtime(head_db: str, data_dir: Path) -> Iterator[Runtime]:
+    """This process's runtime on the workers' database and data dir (it ingests and watches)."""
+    with make_runtime(head_db, data_dir) as runtime:
+        yield runtime
+
+
+def _job(shared_runtime: Runtime, tmp_path: Path) -> uuid.UUID:
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(FILES):
         mf.make_text_image(folder / f"page_{i:02d}.png", f"PAGE {i}")
-    store = ContentStore(data_dir / "originals")
-    result = ingest(
-        [folder], name="workers", providers=["rapidocr"], options=None, url=head_db, store=store
-    )
-    assert enqueue_job(result.job_id, url=head_db) == FILES
+    result = ingest(shared_runtime, [folder], name="workers", providers=["rapidocr"], options=None)
+    assert queue_job(shared_runtime, result.job_id) == FILES
     return result.job_id
 
 
@@ -93,10 +97,10 @@ def _assert_each_file_once(head_db: str, job_id: uuid.UUID) -> None:
 
 @pytest.mark.slow
 def test_two_workers_share_the_queue(
-    head_db: str, data_dir: Path, tmp_path: Path, workers: list[subprocess.Popen[str]]
+    head_db: str, shared_runtime: Runtime, tmp_path: Path, workers: list[subprocess.Popen[str]]
 ) -> None:
-    job_id = _job(head_db, data_dir, tmp_path)
-    _wait_until(lambda: files_finished(job_id, url=head_db) == FILES, 240, workers)
+    job_id = _job(shared_runtime, tmp_path)
+    _wait_until(lambda: files_finished(shared_runtime, job_id) == FILES, 240, workers)
     _assert_each_file_once(head_db, job_id)
     # no file was processed twice: one completed analysis step per file
     per_file = query(
@@ -111,15 +115,15 @@ def test_two_workers_share_the_queue(
 
 @pytest.mark.slow
 def test_a_killed_worker_loses_no_file(
-    head_db: str, data_dir: Path, tmp_path: Path, workers: list[subprocess.Popen[str]]
+    head_db: str, shared_runtime: Runtime, tmp_path: Path, workers: list[subprocess.Popen[str]]
 ) -> None:
-    job_id = _job(head_db, data_dir, tmp_path)
+    job_id = _job(shared_runtime, tmp_path)
     # kill one worker while it is in the middle of a file
-    _wait_until(lambda: files_finished(job_id, url=head_db) >= 3, 240, workers)
+    _wait_until(lambda: files_finished(shared_runtime, job_id) >= 3, 240, workers)
     victim = workers[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
-    _wait_until(lambda: files_finished(job_id, url=head_db) == FILES, 240, workers[1:])
+    _wait_until(lambda: files_finished(shared_runtime, job_id) == FILES, 240, workers[1:])
     _assert_each_file_once(head_db, job_id)
     assert query(head_db, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'") == [
         (FILES,)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mediaflow.runtime import Runtime
 from tests.api.server import LiveServer, live_server
-from tests.conftest import _data_dir_outside_pytest_tmp
+from tests.conftest import data_dir_outside_pytest_tmp, make_runtime
 from tests.pg import head_database, service_reachable
 
 
@@ -24,7 +25,7 @@ def api_db() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def api_data_dir() -> Iterator[Path]:
     """The server's data dir (content store), with an allowed root for server-side paths."""
-    with _data_dir_outside_pytest_tmp() as path:
+    with data_dir_outside_pytest_tmp() as path:
         (path / "allowed").mkdir()
         yield path
 
@@ -62,7 +63,15 @@ def allowed_root(api_data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def processed_media(api_db: str, api_data_dir: Path) -> dict[str, object]:
+def api_runtime(api_db: str, api_data_dir: Path) -> Iterator[Runtime]:
+    """A runtime on the ``api`` server's database and content store, for in-process reads
+    and writes of a test module (the server's own MEDIAFLOW_DATA_DIR: same originals)."""
+    with make_runtime(api_db, api_data_dir) as runtime:
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+def processed_media(api_runtime: Runtime) -> dict[str, object]:
     """speech_video.mp4 and text_image.png ingested and processed in-process.
 
     Written straight into the ``api`` server's database and content store (not
@@ -71,22 +80,18 @@ def processed_media(api_db: str, api_data_dir: Path) -> dict[str, object]:
     """
     import sqlalchemy as sa
 
-    from mediaflow.config import Settings
     from mediaflow.db.models import MediaFile
-    from mediaflow.db.session import session_scope
-    from mediaflow.ingest import ingest
+    from mediaflow.pipeline.ingest import ingest
     from mediaflow.pipeline.runner import run_job
-    from mediaflow.storage import default_store
 
     samples = Path(__file__).resolve().parents[2] / "samples"
-    # the store the server uses: MEDIAFLOW_DATA_DIR=api_data_dir
-    store = default_store(Settings(data_dir=api_data_dir))
     result = ingest(
+        api_runtime,
         [samples / "speech_video.mp4", samples / "text_image.png"],
-        name="api read tests", providers=None, options=None, url=api_db, store=store,
+        name="api read tests", providers=None, options=None,
     )  # fmt: skip
-    run_job(result.job_id, store=store, url=api_db)
-    with session_scope(api_db) as session:
+    run_job(api_runtime, result.job_id)
+    with api_runtime.db.session() as session:
         ids = dict(
             session.execute(
                 sa.select(MediaFile.original_name, MediaFile.id).where(
@@ -111,10 +116,23 @@ def idle_db() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def idle_api(idle_db: str) -> Iterator[LiveServer]:
+def idle_data_dir() -> Iterator[Path]:
+    """The data dir (content store) of ``idle_api``."""
+    with data_dir_outside_pytest_tmp() as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def idle_api(idle_db: str, idle_data_dir: Path) -> Iterator[LiveServer]:
     """An open server with no worker (queued files stay queued) and no allowed roots."""
-    with (
-        _data_dir_outside_pytest_tmp() as data_dir,
-        live_server(database_url=idle_db, data_dir=data_dir, args=("--workers", "0")) as server,
-    ):
+    with live_server(
+        database_url=idle_db, data_dir=idle_data_dir, args=("--workers", "0")
+    ) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def idle_runtime(idle_db: str, idle_data_dir: Path) -> Iterator[Runtime]:
+    """A runtime on ``idle_api``'s database and content store."""
+    with make_runtime(idle_db, idle_data_dir) as runtime:
+        yield runtime

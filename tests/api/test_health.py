@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mediaflow.db import migrate
+from mediaflow.runtime import Runtime
 from tests.api.server import LiveServer, live_server
-from tests.conftest import _data_dir_outside_pytest_tmp
 from tests.pg import SERVICE_URL, execute_autocommit, head_database, service_reachable
 
 
@@ -39,13 +40,10 @@ def test_healthz_at_head(client: httpx.Client) -> None:
     }  # fmt: skip
 
 
-def test_healthz_behind_head_is_503() -> None:
+def test_healthz_behind_head_is_503(data_dir: Path) -> None:
     if not service_reachable():
         pytest.skip("no PostgreSQL service on 127.0.0.1:5432")
-    with (
-        head_database() as url,
-        _data_dir_outside_pytest_tmp() as data_dir,
-    ):
+    with head_database() as url:
         # pretend the migrations after revision 4 never ran
         execute_autocommit(url, "UPDATE alembic_version SET version_num = '000000000004'")
         with (
@@ -98,16 +96,19 @@ def test_metrics_after_a_processed_job(
 
 
 def test_metrics_count_provider_errors(
-    client: httpx.Client, processed_media: dict[str, Any], api_db: str
+    client: httpx.Client, processed_media: dict[str, Any], api_runtime: Runtime
 ) -> None:
-    # a failed provider call, as stages._call_provider logs it
+    # a failed provider call, as the pipeline's stage_timer logs it (Pipeline._call)
     from mediaflow.db.enums import ProcessingLogStatus, ProcessingStage
-    from mediaflow.pipeline.log import log_now
+    from mediaflow.pipeline.log import LogEvent
+    from mediaflow.pipeline.records import DatabaseRecords
 
-    log_now(
-        api_db, job_id=processed_media["job_id"], media_file_id=processed_media["image"],
-        stage=ProcessingStage.ANALYSIS, status=ProcessingLogStatus.FAILED,
-        message="boom", details={"provider": "opennsfw"}, duration_ms=1500,
+    DatabaseRecords(api_runtime.db).log(
+        LogEvent(
+            job_id=processed_media["job_id"], media_file_id=processed_media["image"],
+            stage=ProcessingStage.ANALYSIS, status=ProcessingLogStatus.FAILED,
+            message="boom", details={"provider": "opennsfw"}, duration_ms=1500,
+        )
     )  # fmt: skip
     samples = _samples(client.get("/metrics").text)
     assert samples[("mediaflow_provider_errors_total", (("provider", "opennsfw"),))] == 1

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from mediaflow.db.session import session_scope
+from mediaflow.db.session import Database
+from mediaflow.runtime import Runtime
 from tests.api.server import LiveServer
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -43,9 +44,9 @@ def wait_for(client: httpx.Client, job_id: str, timeout: float = 180) -> dict[st
         time.sleep(0.5)
 
 
-def count_rows(url: str, table: str) -> int:
+def count_rows(db: Database, table: str) -> int:
     """Rows in ``table`` of the server's database."""
-    with session_scope(url) as session:
+    with db.session() as session:
         return int(session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
@@ -166,9 +167,9 @@ def test_server_side_path(client: httpx.Client, allowed_root: Path, samples_dir:
 
 
 def test_bad_options_and_unknown_provider(
-    client: httpx.Client, api: LiveServer, samples_dir: Path
+    client: httpx.Client, api_runtime: Runtime, samples_dir: Path
 ) -> None:
-    before = count_rows(str(api.database_url), "analysis_job")
+    before = count_rows(api_runtime.db, "analysis_job")
     image = (samples_dir / "text_image.png").read_bytes()
     for data in ({"options": "{not json"}, {"options": "[1, 2]"}, {"providers": "nope"}):
         response = client.post("/jobs", files={"files": ("a.png", image)}, data=data)
@@ -182,7 +183,7 @@ def test_bad_options_and_unknown_provider(
     )
     assert_error(client.post("/jobs", data={"name": "nothing"}), 422, "invalid_input")
     assert_error(client.post("/jobs", content=b"x", headers={"content-type": "text/plain"}), 415)
-    assert count_rows(str(api.database_url), "analysis_job") == before
+    assert count_rows(api_runtime.db, "analysis_job") == before
 
 
 def test_unknown_and_malformed_ids(client: httpx.Client) -> None:
@@ -203,7 +204,7 @@ def test_cancel_and_retry_refused_when_over(client: httpx.Client, done_job: dict
 
 
 def test_retry_requeues_only_failed_files(
-    client: httpx.Client, api: LiveServer, allowed_root: Path, samples_dir: Path
+    client: httpx.Client, api_runtime: Runtime, allowed_root: Path, samples_dir: Path
 ) -> None:
     folder = allowed_root / "retry"
     folder.mkdir()
@@ -215,10 +216,9 @@ def test_retry_requeues_only_failed_files(
     files = {f["original_name"]: f for f in job["files"]}
     assert files["empty.png"]["status"] == "failed" and files["empty.png"]["error"]
     assert files["good.png"]["status"] == "completed"
-    url = str(api.database_url)
 
     def file_row(name: str) -> Any:
-        with session_scope(url) as session:
+        with api_runtime.db.session() as session:
             return session.execute(
                 sa.text(
                     "SELECT status, started_at FROM media_file WHERE job_id = :j AND original_name = :n"
@@ -257,17 +257,16 @@ def idle(idle_api: LiveServer) -> Any:
 
 
 def test_cancel_drops_queued_files_and_tasks(
-    idle: httpx.Client, idle_api: LiveServer, samples_dir: Path
+    idle: httpx.Client, idle_runtime: Runtime, samples_dir: Path
 ) -> None:
     image = (samples_dir / "text_image.png").read_bytes()
     audio = (samples_dir / "speech.mp3").read_bytes()
     response = idle.post("/jobs", files=[("files", ("a.png", image)), ("files", ("b.mp3", audio))])
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
-    url = str(idle_api.database_url)
 
     def task_statuses() -> list[str]:
-        with session_scope(url) as session:
+        with idle_runtime.db.session() as session:
             return list(
                 session.execute(
                     sa.text(
@@ -293,7 +292,7 @@ def test_cancel_drops_queued_files_and_tasks(
     assert_error(idle.post(f"/jobs/{job_id}/cancel"), 409, "refused")
 
     # retry of a job with failed files queues exactly those again
-    with session_scope(url) as session:
+    with idle_runtime.db.session() as session:
         session.execute(
             sa.text(
                 "UPDATE media_file SET status = 'failed', error = 'boom' "

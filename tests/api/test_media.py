@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from mediaflow.db.models import MediaFile
-from mediaflow.db.session import session_scope
+from mediaflow.runtime import Runtime
 from tests.api.server import LiveServer
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -47,12 +47,12 @@ def media(processed_media: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_detail_matches_the_stored_row(
-    client: httpx.Client, media: dict[str, Any], api_db: str
+    client: httpx.Client, media: dict[str, Any], api_runtime: Runtime
 ) -> None:
     response = client.get(f"/media/{media['video']}")
     assert response.status_code == 200, response.text
     body = response.json()
-    with session_scope(api_db) as session:
+    with api_runtime.db.session() as session:
         row = session.get(MediaFile, media["video"])
         assert row is not None
         expected = {
@@ -208,7 +208,7 @@ def test_exports(client: httpx.Client, media: dict[str, Any]) -> None:
 
 
 def test_reanalyze_refuses_bad_input_and_busy_files(
-    client: httpx.Client, media: dict[str, Any], api_db: str
+    client: httpx.Client, media: dict[str, Any], api_runtime: Runtime
 ) -> None:
     url = f"/media/{media['video']}/reanalyze"
     assert_error(client.post(url, json={"providers": ["nobody"]}), 422, "invalid_input")
@@ -217,7 +217,7 @@ def test_reanalyze_refuses_bad_input_and_busy_files(
     assert client.get(f"/media/{media['video']}").json()["status"] == "completed"
 
     # a file being processed is refused (409), and left as it is
-    with session_scope(api_db) as session:
+    with api_runtime.db.session() as session:
         session.execute(
             sa.update(MediaFile).where(MediaFile.id == media["video"]).values(status="processing")
         )
@@ -225,7 +225,7 @@ def test_reanalyze_refuses_bad_input_and_busy_files(
         assert_error(client.post(url, json={"providers": ["rapidocr"]}), 409, "refused")
         assert client.get(f"/media/{media['video']}").json()["status"] == "processing"
     finally:
-        with session_scope(api_db) as session:
+        with api_runtime.db.session() as session:
             session.execute(
                 sa.update(MediaFile)
                 .where(MediaFile.id == media["video"])

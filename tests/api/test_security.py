@@ -11,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from mediaflow.db.session import session_scope
+from mediaflow.runtime import Runtime
 from tests.acceptance.cli import mediaflow
 from tests.api.server import LiveServer
 from tests.api.test_jobs import assert_error, count_rows
@@ -27,7 +27,7 @@ def client(api: LiveServer) -> Iterator[httpx.Client]:
 
 
 def stored_files(data_dir: Path) -> list[Path]:
-    """Every file in the content store (default_store: DATA_DIR/originals)."""
+    """Every file in the content store (the server's runtime.store: DATA_DIR/originals)."""
     root = data_dir / "originals"
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
@@ -39,17 +39,17 @@ def temp_files(data_dir: Path) -> list[Path]:
 
 
 @pytest.fixture
-def nothing_stored(api: LiveServer, api_data_dir: Path) -> Iterator[None]:
+def nothing_stored(api: LiveServer, api_runtime: Runtime, api_data_dir: Path) -> Iterator[None]:
     """The test must leave no job row, no stored object and no temp file behind."""
-    url = str(api.database_url)
+    db = api_runtime.db
     jobs, files, store = (
-        count_rows(url, "analysis_job"),
-        count_rows(url, "media_file"),
+        count_rows(db, "analysis_job"),
+        count_rows(db, "media_file"),
         stored_files(api_data_dir),
     )
     yield
-    assert count_rows(url, "analysis_job") == jobs
-    assert count_rows(url, "media_file") == files
+    assert count_rows(db, "analysis_job") == jobs
+    assert count_rows(db, "media_file") == files
     assert stored_files(api_data_dir) == store
     assert temp_files(api_data_dir) == []
 
@@ -202,7 +202,9 @@ def cli_env(api_db: str, api_data_dir: Path) -> dict[str, str]:
     return {"MEDIAFLOW_DATABASE_URL": api_db, "MEDIAFLOW_DATA_DIR": str(api_data_dir)}
 
 
-def test_keys(secure_api: LiveServer, api_db: str, api_data_dir: Path) -> None:
+def test_keys(
+    secure_api: LiveServer, api_db: str, api_data_dir: Path, api_runtime: Runtime
+) -> None:
     env = cli_env(api_db, api_data_dir)
     created = mediaflow("keys", "create", "tester", env=env)
     assert created.returncode == 0, created.stderr
@@ -225,7 +227,7 @@ def test_keys(secure_api: LiveServer, api_db: str, api_data_dir: Path) -> None:
     listed = mediaflow("keys", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     assert prefix in listed.stdout and key not in listed.stdout
-    with session_scope(api_db) as session:
+    with api_runtime.db.session() as session:
         rows = session.execute(sa.text("SELECT prefix, key_hash FROM api_key")).all()
         dump = session.execute(sa.text("SELECT row_to_json(api_key)::text FROM api_key")).scalars()
         assert key not in "".join(dump)

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from mediaflow.runtime import Runtime
 from tests.api.server import LiveServer, live_server
-from tests.conftest import REPO_ROOT, _data_dir_outside_pytest_tmp
+from tests.conftest import REPO_ROOT, data_dir_outside_pytest_tmp, make_runtime
 from tests.pg import head_database, service_reachable
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,7 +124,7 @@ def web_db() -> Iterator[str]:
 def web_server(web_db: str) -> Iterator[LiveServer]:
     """An open ``mediaflow serve`` (loopback, no key) with its own worker."""
     with (
-        _data_dir_outside_pytest_tmp() as data_dir,
+        data_dir_outside_pytest_tmp() as data_dir,
         live_server(database_url=web_db, data_dir=data_dir) as server,
     ):
         yield server
@@ -136,12 +137,23 @@ def secure_db() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def secure_server(secure_db: str) -> Iterator[LiveServer]:
+def secure_data_dir() -> Iterator[Path]:
+    """The key-requiring server's data dir (content store)."""
+    with data_dir_outside_pytest_tmp() as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def secure_server(secure_db: str, secure_data_dir: Path) -> Iterator[LiveServer]:
     """A server that requires API keys, without a worker."""
-    with (
-        _data_dir_outside_pytest_tmp() as data_dir,
-        live_server(
-            database_url=secure_db, data_dir=data_dir, args=("--require-key", "--workers", "0")
-        ) as server,
-    ):
+    with live_server(
+        database_url=secure_db, data_dir=secure_data_dir, args=("--require-key", "--workers", "0")
+    ) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def secure_runtime(secure_db: str, secure_data_dir: Path) -> Iterator[Runtime]:
+    """A runtime on the key-requiring server's database and content store (seeding, keys)."""
+    with make_runtime(secure_db, secure_data_dir) as runtime:
+        yield runtime

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mediaflow.runtime import Runtime
 from tests.api.server import LiveServer
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -32,17 +33,11 @@ def _wait_near(page: Any, seconds: float) -> float:
     return float(page.evaluate("document.getElementById('player').currentTime"))
 
 
-def _ingest_job(server: LiveServer, name: str) -> None:
+def _ingest_job(runtime: Runtime, name: str) -> None:
     """A job named ``name`` written straight into the server's database (not queued)."""
-    from mediaflow.config import Settings
-    from mediaflow.ingest import ingest
-    from mediaflow.storage import default_store
+    from mediaflow.pipeline.ingest import ingest
 
-    store = default_store(Settings(data_dir=server.data_dir))
-    ingest(
-        [SAMPLES / "text_image.png"],
-        name=name, providers=None, options=None, url=server.database_url, store=store,
-    )  # fmt: skip
+    ingest(runtime, [SAMPLES / "text_image.png"], name=name, providers=None, options=None)
 
 
 def _canvas_has_drawing(page: Any) -> bool:
@@ -205,14 +200,14 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
 
 
 def test_login_form_when_a_key_is_required(
-    secure_server: LiveServer, secure_db: str, page: Any, shoot: Any
+    secure_server: LiveServer, secure_runtime: Runtime, page: Any, shoot: Any
 ) -> None:
     """A key-requiring server: the page asks for the key, then the job list loads."""
-    from mediaflow import keys
+    from mediaflow.services import keys
 
-    _, key = keys.create_key("browser test", url=secure_db)
+    _, key = keys.create_key(secure_runtime, "browser test")
     evil = '<img src=x onerror="window.pwned=1"><b>bold</b>'
-    _ingest_job(secure_server, evil)
+    _ingest_job(secure_runtime, evil)
     page.goto(f"{secure_server.base_url}/")
     dialog = page.locator("[data-testid=login-dialog]")
     dialog.wait_for(state="visible")
@@ -239,11 +234,11 @@ def test_login_form_when_a_key_is_required(
     assert not [c for c in page.context.cookies() if c["name"] == "mediaflow_key"]
 
 
-def test_session_endpoint(secure_server: LiveServer, secure_db: str) -> None:
+def test_session_endpoint(secure_server: LiveServer, secure_runtime: Runtime) -> None:
     """POST /session: 401 JSON on a bad key; a good key sets the cookie the API accepts."""
-    from mediaflow import keys
+    from mediaflow.services import keys
 
-    _, key = keys.create_key("session test", url=secure_db)
+    _, key = keys.create_key(secure_runtime, "session test")
     with httpx.Client(base_url=secure_server.base_url, timeout=30) as client:
         bad = client.post("/session", json={"key": "mf_wrong"})
         assert bad.status_code == 401

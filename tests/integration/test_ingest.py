@@ -11,9 +11,10 @@ import pytest
 
 from mediaflow.db.enums import ProcessingStage
 from mediaflow.errors import InvalidInput, NotFound
-from mediaflow.ingest import ingest
+from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.log import stage_timer
-from mediaflow.storage import ContentStore
+from mediaflow.pipeline.records import DatabaseRecords
+from mediaflow.runtime import Runtime
 from tests import media_factory as mf
 from tests.migration.helpers import query
 
@@ -22,19 +23,18 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_folder_is_recursed_and_same_bytes_stored_once(head_db: str, tmp_path: Path) -> None:
+def test_folder_is_recursed_and_same_bytes_stored_once(
+    head_db: str, runtime: Runtime, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
     image = mf.make_text_image(folder / "b_image.png")
     (folder / "sub" / "a_copy.jpg").write_bytes(image.read_bytes())
     text = mf.make_text_file_renamed(folder / "sub" / "notes.mp4")
     mf.make_zero_byte(folder / ".hidden.mp4")
-    store = ContentStore(tmp_path / "store")
+    store = runtime.store
 
-    result = ingest(
-        [folder], name=None, providers=["rapidocr"], options={"priority_hint": 1},
-        url=head_db, store=store,
-    )  # fmt: skip
+    result = ingest(runtime, [folder], providers=["rapidocr"], options={"priority_hint": 1})
 
     assert len(result.media_file_ids) == 3
     assert result.skipped == [(folder / ".hidden.mp4", "hidden")]
@@ -76,11 +76,11 @@ def test_folder_is_recursed_and_same_bytes_stored_once(head_db: str, tmp_path: P
     assert all(log.duration_ms is not None and log.duration_ms >= 0 for log in logs)
 
 
-def test_zero_byte_file_gets_a_pending_row(head_db: str, tmp_path: Path) -> None:
+def test_zero_byte_file_gets_a_pending_row(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
     empty = mf.make_zero_byte(tmp_path / "empty.mov")
-    store = ContentStore(tmp_path / "store")
+    store = runtime.store
 
-    result = ingest([empty], name="bad", providers=None, options=None, url=head_db, store=store)
+    result = ingest(runtime, [empty], name="bad")
 
     row = query(
         head_db,
@@ -95,30 +95,26 @@ def test_zero_byte_file_gets_a_pending_row(head_db: str, tmp_path: Path) -> None
     assert result.skipped == []
 
 
-def test_missing_path_writes_nothing(head_db: str, tmp_path: Path) -> None:
+def test_missing_path_writes_nothing(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
     good = mf.make_text_file_renamed(tmp_path / "notes.mp4")
-    store = ContentStore(tmp_path / "store")
+    store = runtime.store
 
     with pytest.raises(NotFound, match=r"missing\.mp4"):
-        ingest(
-            [good, tmp_path / "missing.mp4"], name=None, providers=None, options=None,
-            url=head_db, store=store,
-        )  # fmt: skip
+        ingest(runtime, [good, tmp_path / "missing.mp4"])
 
     assert query(head_db, "SELECT count(*) FROM analysis_job") == [(0,)]
     assert query(head_db, "SELECT count(*) FROM media_file") == [(0,)]
     assert not store.root.exists()  # nothing stored either
 
 
-def test_empty_folder_is_invalid_input(head_db: str, tmp_path: Path) -> None:
+def test_empty_folder_is_invalid_input(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInput):
-        ingest([tmp_path / "empty"], name=None, providers=None, options=None, url=head_db,
-               store=ContentStore(tmp_path / "store"))  # fmt: skip
+        ingest(runtime, [tmp_path / "empty"])
     assert query(head_db, "SELECT count(*) FROM analysis_job") == [(0,)]
 
 
-def test_symlinks_do_not_leave_the_folder(head_db: str, tmp_path: Path) -> None:
+def test_symlinks_do_not_leave_the_folder(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
     outside = mf.make_text_file_renamed(tmp_path / "outside.txt")
     folder = tmp_path / "in"
     folder.mkdir()
@@ -127,8 +123,7 @@ def test_symlinks_do_not_leave_the_folder(head_db: str, tmp_path: Path) -> None:
     (folder / "link_in.wav").symlink_to(inside)
     (folder / "loop").symlink_to(folder, target_is_directory=True)
 
-    result = ingest([folder], name=None, providers=None, options=None, url=head_db,
-                    store=ContentStore(tmp_path / "store"))  # fmt: skip
+    result = ingest(runtime, [folder])
 
     names = [n for (n,) in query(head_db, "SELECT original_name FROM media_file ORDER BY 1")]
     assert names == ["a.wav"]  # link_in.wav is the same file: taken once
@@ -140,9 +135,8 @@ def test_symlinks_do_not_leave_the_folder(head_db: str, tmp_path: Path) -> None:
     }
 
 
-def _job_and_file(url: str, tmp_path: Path) -> tuple[uuid.UUID, uuid.UUID]:
-    result = ingest([mf.make_zero_byte(tmp_path / "x.mp4")], name="t", providers=None,
-                    options=None, url=url, store=ContentStore(tmp_path / "store"))  # fmt: skip
+def _job_and_file(runtime: Runtime, tmp_path: Path) -> tuple[uuid.UUID, uuid.UUID]:
+    result = ingest(runtime, [mf.make_zero_byte(tmp_path / "x.mp4")], name="t")
     return result.job_id, result.media_file_ids[0]
 
 
@@ -156,10 +150,13 @@ def _stage_rows(url: str, stage: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows]
 
 
-def test_stage_timer_logs_started_and_completed(head_db: str, tmp_path: Path) -> None:
-    job_id, media_file_id = _job_and_file(head_db, tmp_path)
+def test_stage_timer_logs_started_and_completed(
+    head_db: str, runtime: Runtime, tmp_path: Path
+) -> None:
+    job_id, media_file_id = _job_and_file(runtime, tmp_path)
+    write = DatabaseRecords(runtime.db).log
 
-    with stage_timer(head_db, job_id, media_file_id, ProcessingStage.METADATA, attempt=2) as step:
+    with stage_timer(write, job_id, media_file_id, ProcessingStage.METADATA, attempt=2) as step:
         step.details["codecs"] = {"video": "h264"}
 
     rows = _stage_rows(head_db, "metadata")
@@ -175,19 +172,22 @@ def test_stage_timer_logs_started_and_completed(head_db: str, tmp_path: Path) ->
     assert len(rows) == 2
 
 
-def test_stage_timer_logs_failure_and_reraises(head_db: str, tmp_path: Path) -> None:
-    job_id, media_file_id = _job_and_file(head_db, tmp_path)
+def test_stage_timer_logs_failure_and_reraises(
+    head_db: str, runtime: Runtime, tmp_path: Path
+) -> None:
+    job_id, media_file_id = _job_and_file(runtime, tmp_path)
+    write = DatabaseRecords(runtime.db).log
 
     with (
         pytest.raises(InvalidInput, match="empty file"),
-        stage_timer(head_db, job_id, media_file_id, ProcessingStage.VALIDATION) as step,
+        stage_timer(write, job_id, media_file_id, ProcessingStage.VALIDATION) as step,
     ):
         step.details["checked"] = "header"
         raise InvalidInput("empty file", hint="0 bytes")
 
     with (
         pytest.raises(ZeroDivisionError),
-        stage_timer(head_db, job_id, media_file_id, ProcessingStage.ANALYSIS),
+        stage_timer(write, job_id, media_file_id, ProcessingStage.ANALYSIS),
     ):
         _ = 1 / 0
 

@@ -9,10 +9,10 @@ import jiwer
 import pytest
 
 from mediaflow.db.enums import JobStatus, MediaFileStatus
-from mediaflow.export import export
-from mediaflow.ingest import ingest
+from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.runner import run_job
-from mediaflow.storage import ContentStore
+from mediaflow.runtime import Runtime
+from mediaflow.services.media import export
 from tests import media_factory as mf
 from tests.migration.helpers import query
 
@@ -24,7 +24,7 @@ def _normalise(text: str) -> str:
 
 
 @pytest.mark.slow
-def test_samples_and_bad_files_in_one_job(head_db: str, tmp_path: Path) -> None:
+def test_samples_and_bad_files_in_one_job(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     for sample in ("speech_video.mp4", "text_image.png", "speech.mp3"):
@@ -33,11 +33,9 @@ def test_samples_and_bad_files_in_one_job(head_db: str, tmp_path: Path) -> None:
     mf.make_text_file_renamed(folder / "notes.mp4")
     mf.make_zero_byte(folder / "empty.mov")
     mf.make_unsupported(folder / "document.xyz")
-    store = ContentStore(tmp_path / "store")
-
-    result = ingest([folder], name="e2e", providers=None, options=None, url=head_db, store=store)
+    result = ingest(runtime, [folder], name="e2e")
     assert len(result.media_file_ids) == 7
-    outcome = run_job(result.job_id, store=store, url=head_db)
+    outcome = run_job(runtime, result.job_id)
 
     assert outcome.status is JobStatus.COMPLETED
     assert outcome.failed == 4
@@ -109,18 +107,17 @@ def test_samples_and_bad_files_in_one_job(head_db: str, tmp_path: Path) -> None:
     video_id = query(head_db, "SELECT id FROM media_file WHERE original_name = 'speech_video.mp4'")[
         0
     ][0]
-    vtt = export(video_id, "vtt", head_db)
+    vtt = export(runtime, video_id, "vtt")
     assert vtt.startswith("WEBVTT\n\n00:00:0")
-    srt = export(video_id, "srt", head_db)
+    srt = export(runtime, video_id, "srt")
     assert srt.startswith("1\n00:00:0") and " --> " in srt
 
 
 @pytest.mark.slow
-def test_a_job_where_nothing_succeeds_fails(head_db: str, tmp_path: Path) -> None:
-    store = ContentStore(tmp_path / "store")
+def test_a_job_where_nothing_succeeds_fails(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
     bad = mf.make_zero_byte(tmp_path / "empty.mp4")
-    result = ingest([bad], name="bad", providers=None, options=None, url=head_db, store=store)
-    outcome = run_job(result.job_id, store=store, url=head_db)
+    result = ingest(runtime, [bad], name="bad")
+    outcome = run_job(runtime, result.job_id)
     assert outcome.status is JobStatus.FAILED
     assert outcome.files[0].status is MediaFileStatus.FAILED
     assert query(head_db, "SELECT error FROM analysis_job") == [("all 1 file(s) failed",)]

@@ -1,65 +1,53 @@
 """A provider that crashes from the inside fails only its own step of the file.
 
-No fake here: the real faster-whisper provider is pointed (MEDIAFLOW_WHISPER_MODEL)
+No fake here: the real faster-whisper provider is pointed (the whisper_model setting)
 at a model directory holding every file it checks for, filled with garbage, so it
 reports itself available and then fails inside CTranslate2 when it loads.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mediaflow.config import get_settings
 from mediaflow.db.enums import JobStatus, MediaFileStatus
-from mediaflow.ingest import ingest
+from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.runner import run_job
-from mediaflow.providers import registry
-from mediaflow.providers.transcription.faster_whisper import ENV_VAR, REQUIRED_FILES
-from mediaflow.storage import ContentStore
+from mediaflow.providers.transcription.faster_whisper import REQUIRED_FILES
+from mediaflow.runtime import Runtime
 from tests import media_factory as mf
+from tests.conftest import make_runtime
 from tests.migration.helpers import query
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def broken_whisper_model(tmp_path: Path) -> Iterator[Path]:
-    """MEDIAFLOW_WHISPER_MODEL -> a directory of garbage model files; undone afterwards."""
+def broken_whisper_runtime(head_db: str, tmp_path: Path) -> Iterator[Runtime]:
+    """A runtime whose whisper_model is a directory of garbage model files.
+
+    Its own settings and provider registry: no other runtime (nor test) sees the broken model.
+    """
     model = tmp_path / "broken-model"
     model.mkdir()
     for name in REQUIRED_FILES:
         (model / name).write_bytes(b"\x00garbage, not a CTranslate2 model\xff" * 64)
-    old = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = str(model)
-    # Settings are read once per process and providers (with their loaded model) are
-    # cached: both must be forgotten, before and after, or the good model is reused.
-    get_settings.cache_clear()
-    registry.clear_provider_cache()
-    try:
-        yield model
-    finally:
-        if old is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = old
-        get_settings.cache_clear()
-        registry.clear_provider_cache()
+    with make_runtime(head_db, tmp_path, whisper_model=str(model)) as runtime:
+        yield runtime
 
 
 def test_a_crashing_provider_fails_only_its_step(
-    head_db: str, tmp_path: Path, broken_whisper_model: Path
+    head_db: str, tmp_path: Path, broken_whisper_runtime: Runtime
 ) -> None:
+    runtime = broken_whisper_runtime
     speech = mf.speak_wav(mf.SPEECH_SENTENCE, tmp_path / "hello.wav")
-    store = ContentStore(tmp_path / "store")
     # providers=None: the defaults, and the broken model still counts as available
-    result = ingest([speech], name="crash", providers=None, options=None, url=head_db, store=store)
-    assert "faster_whisper" in registry.default_transcription_providers()
+    result = ingest(runtime, [speech], name="crash")
+    assert "faster_whisper" in runtime.providers.defaults("transcription")
 
-    outcome = run_job(result.job_id, store=store, url=head_db)
+    outcome = run_job(runtime, result.job_id)
 
     assert outcome.status is JobStatus.COMPLETED
     (file,) = outcome.files

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -27,20 +27,17 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType, TranscriptionProvider
 from mediaflow.errors import InvalidInput, ProviderError, UnsupportedMedia
-from mediaflow.providers import registry
-from mediaflow.providers.base import (
-    AnalysisOutput,
-    AnalysisProviderProtocol,
-    Frame,
-    MediaInput,
-    TranscriptionProviderProtocol,
-)
+from mediaflow.media.types import Frame
+from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput, Transcriber
+from mediaflow.providers.registry import ProviderRegistry
 from mediaflow.providers.transcription.faster_whisper import ENV_VAR, FasterWhisperProvider
 from tests.media_factory import render_text
 
 RGB = npt.NDArray[np.uint8]
+AnalyzerOf = Callable[[str], Analyzer]
 
 # Sentences tiny.en transcribes from espeak-ng's voice with a WER of 0-10% here.
 SENTENCES = [
@@ -238,15 +235,29 @@ def speech_with_gap(media_dir: Path) -> tuple[Path, float, float]:
     return write_wav(media_dir / "gap.wav", samples, rate), start, start + 1.5
 
 
-def analysis(name: str) -> AnalysisProviderProtocol:
-    return registry.get_analysis_provider(name)
+@pytest.fixture(scope="module")
+def providers() -> Iterator[ProviderRegistry]:
+    """This module's own registry, on default settings (the bundled tiny.en model).
+
+    One per module: each model loads once for all its tests, and no other module's
+    settings or providers reach it. Its models are unloaded at the end.
+    """
+    registry = ProviderRegistry(Settings())
+    yield registry
+    registry.clear()
+
+
+@pytest.fixture
+def analysis(providers: ProviderRegistry) -> AnalyzerOf:
+    """The analysis provider of a name, from this module's registry."""
+    return providers.analyzer
 
 
 # ----------------------------------------------------------------------------- registry
 
 
-def test_registry_lists_every_local_provider_as_available() -> None:
-    infos = registry.list_providers()
+def test_registry_lists_every_local_provider_as_available(providers: ProviderRegistry) -> None:
+    infos = providers.infos()
     by_name = {(i.kind, i.name): i for i in infos}
     assert ("transcription", "faster_whisper") in by_name
     for name in LOCAL_ANALYSIS:
@@ -261,36 +272,40 @@ def test_registry_lists_every_local_provider_as_available() -> None:
     assert by_name[("transcription", "faster_whisper")].accepts == ("audio", "video")
     assert by_name[("transcription", "faster_whisper")].available
     # Every registered name is a value of the database enum.
-    assert set(registry.analysis_providers()) <= {p.value for p in AnalysisProvider}
-    assert set(registry.transcription_providers()) <= {p.value for p in TranscriptionProvider}
+    assert set(providers.names("analysis")) <= {p.value for p in AnalysisProvider}
+    assert set(providers.names("transcription")) <= {p.value for p in TranscriptionProvider}
 
 
-def test_registry_defaults_are_the_available_local_providers() -> None:
-    assert registry.default_transcription_providers() == ["faster_whisper"]
-    assert set(registry.default_analysis_providers()) == LOCAL_ANALYSIS
+def test_registry_defaults_are_the_available_local_providers(
+    providers: ProviderRegistry,
+) -> None:
+    assert providers.defaults("transcription") == ["faster_whisper"]
+    assert set(providers.defaults("analysis")) == LOCAL_ANALYSIS
 
 
-def test_registry_rejects_unknown_names_listing_the_known_ones() -> None:
+def test_registry_rejects_unknown_names_listing_the_known_ones(
+    providers: ProviderRegistry,
+) -> None:
     with pytest.raises(InvalidInput) as excinfo:
-        registry.get_analysis_provider("tesseract")
+        providers.analyzer("tesseract")
     assert "tesseract" in str(excinfo.value)
     assert "rapidocr" in str(excinfo.value) and "opencv_haar" in str(excinfo.value)
     with pytest.raises(InvalidInput, match="faster_whisper"):
-        registry.get_transcription_provider("whisper.cpp")
+        providers.transcriber("whisper.cpp")
     with pytest.raises(InvalidInput, match="allowed"):
-        registry.register_analysis_provider("not_in_the_enum", "x.y:Z")
+        providers.register("analysis", "not_in_the_enum", "x.y:Z")
     with pytest.raises(InvalidInput, match="module:Class"):
-        registry.register_analysis_provider("openai", "no_colon_here")
+        providers.register("analysis", "openai", "no_colon_here")
 
 
 def test_registry_returns_one_instance_per_name_across_threads() -> None:
-    registry.clear_provider_cache()
+    registry = ProviderRegistry(Settings())  # a new one: nothing built yet
     seen: list[object] = []
     barrier = threading.Barrier(8)
 
     def grab() -> None:
         barrier.wait()
-        seen.append(registry.get_analysis_provider("opencv_haar"))
+        seen.append(registry.analyzer("opencv_haar"))
 
     threads = [threading.Thread(target=grab) for _ in range(8)]
     for t in threads:
@@ -298,14 +313,31 @@ def test_registry_returns_one_instance_per_name_across_threads() -> None:
     for t in threads:
         t.join()
     assert len(seen) == 8 and len({id(p) for p in seen}) == 1
-    assert registry.get_analysis_provider("opencv_haar") is seen[0]
-    assert isinstance(seen[0], AnalysisProviderProtocol)
-    assert isinstance(
-        registry.get_transcription_provider("faster_whisper"), TranscriptionProviderProtocol
-    )
+    assert registry.analyzer("opencv_haar") is seen[0]
+    assert isinstance(seen[0], Analyzer)
+    assert isinstance(registry.transcriber("faster_whisper"), Transcriber)
 
 
-def test_lazy_model_loads_once_under_concurrency_and_retries_after_a_failure() -> None:
+class _LoaderAnalyzer(Analyzer):
+    """A provider whose model is whatever ``loader`` returns (for the load life cycle)."""
+
+    name = "image_features"
+    accepts = frozenset({MediaType.IMAGE})
+    analysis_types = ("test",)
+    model_description = "a test model"
+
+    def __init__(self, loader: Callable[[], str]) -> None:
+        super().__init__(Settings())
+        self._loader = loader
+
+    def _load(self) -> str:
+        return self._loader()
+
+    def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
+        return []
+
+
+def test_model_loads_once_under_concurrency_and_retries_after_a_failure() -> None:
     calls: list[int] = []
     gate = threading.Event()
 
@@ -314,9 +346,9 @@ def test_lazy_model_loads_once_under_concurrency_and_retries_after_a_failure() -
         gate.wait(5)  # hold every other thread at the lock while this one "loads"
         return "model"
 
-    lazy: registry.LazyModel[str] = registry.LazyModel(loader, "a test model")
+    lazy = _LoaderAnalyzer(loader)
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(lazy.get())) for _ in range(6)]
+    threads = [threading.Thread(target=lambda: results.append(lazy.load())) for _ in range(6)]
     for t in threads:
         t.start()
     gate.set()
@@ -333,13 +365,15 @@ def test_lazy_model_loads_once_under_concurrency_and_retries_after_a_failure() -
             raise OSError("model file missing")
         return "ok"
 
-    lazy_flaky: registry.LazyModel[str] = registry.LazyModel(flaky, "a flaky model")
+    lazy_flaky = _LoaderAnalyzer(flaky)
     with pytest.raises(ProviderError, match="model file missing"):
-        lazy_flaky.get()
-    assert lazy_flaky.get() == "ok"  # a failed load is not cached
+        lazy_flaky.load()
+    assert lazy_flaky.load() == "ok"  # a failed load is not cached
 
 
-def test_providers_refuse_media_they_do_not_accept(tmp_path: Path) -> None:
+def test_providers_refuse_media_they_do_not_accept(
+    analysis: AnalyzerOf, providers: ProviderRegistry, tmp_path: Path
+) -> None:
     audio = MediaInput(path=tmp_path / "a.wav", media_type=MediaType.AUDIO, audio_path=None)
     with pytest.raises(UnsupportedMedia, match="accepts image, video"):
         analysis("rapidocr").analyze(audio)
@@ -347,10 +381,10 @@ def test_providers_refuse_media_they_do_not_accept(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedMedia, match="accepts video"):
         analysis("scenedetect").analyze(image)
     video_without_audio = MediaInput(path=tmp_path / "v.mp4", media_type=MediaType.VIDEO)
-    with pytest.raises(ProviderError, match="no extracted audio"):
+    with pytest.raises(ProviderError, match="no audio track"):
         analysis("audio_features").analyze(video_without_audio)
-    with pytest.raises(ProviderError, match="no extracted audio"):
-        registry.get_transcription_provider("faster_whisper").transcribe(video_without_audio)
+    with pytest.raises(ProviderError, match="no audio track"):
+        providers.transcriber("faster_whisper").transcribe(video_without_audio)
     with pytest.raises(ProviderError, match="no frames"):
         analysis("opencv_haar").analyze(video_without_audio)
 
@@ -359,8 +393,10 @@ def test_providers_refuse_media_they_do_not_accept(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_faster_whisper_transcribes_known_sentences(speech_clips: list[tuple[str, Path]]) -> None:
-    provider = registry.get_transcription_provider("faster_whisper")
+def test_faster_whisper_transcribes_known_sentences(
+    providers: ProviderRegistry, speech_clips: list[tuple[str, Path]]
+) -> None:
+    provider = providers.transcriber("faster_whisper")
     assert provider.availability().available
     for sentence, wav in speech_clips:
         media = MediaInput(path=wav, media_type=MediaType.AUDIO, audio_path=wav)
@@ -387,34 +423,33 @@ def test_faster_whisper_transcribes_known_sentences(speech_clips: list[tuple[str
 
 
 @pytest.mark.slow
-def test_faster_whisper_on_silence_returns_no_words(tmp_path: Path) -> None:
+def test_faster_whisper_on_silence_returns_no_words(
+    providers: ProviderRegistry, tmp_path: Path
+) -> None:
     wav = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 3, dtype=np.int16), 16000)
-    out = registry.get_transcription_provider("faster_whisper").transcribe(
+    out = providers.transcriber("faster_whisper").transcribe(
         MediaInput(path=wav, media_type=MediaType.AUDIO, audio_path=wav)
     )
     assert out.text == "" and out.segments == [] and out.confidence is None
 
 
 @pytest.mark.slow
-def test_faster_whisper_reports_a_broken_audio_file(tmp_path: Path) -> None:
+def test_faster_whisper_reports_a_broken_audio_file(
+    providers: ProviderRegistry, tmp_path: Path
+) -> None:
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
     with pytest.raises(ProviderError, match=r"broken\.wav"):
-        registry.get_transcription_provider("faster_whisper").transcribe(
+        providers.transcriber("faster_whisper").transcribe(
             MediaInput(path=bad, media_type=MediaType.AUDIO, audio_path=bad)
         )
 
 
-def test_faster_whisper_model_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from mediaflow.config import get_settings
+def test_faster_whisper_model_setting(tmp_path: Path) -> None:
+    def provider(whisper_model: str) -> FasterWhisperProvider:
+        return FasterWhisperProvider(Settings(whisper_model=whisper_model))
 
-    def setenv(value: str) -> None:
-        # the settings object is read once per process: re-read it after each change
-        monkeypatch.setenv(ENV_VAR, value)
-        get_settings.cache_clear()
-
-    setenv(str(tmp_path / "nowhere"))
-    availability = FasterWhisperProvider().availability()
+    availability = provider(str(tmp_path / "nowhere")).availability()
     assert not availability.available and "does not exist" in availability.reason
     assert ENV_VAR in availability.reason
 
@@ -422,25 +457,20 @@ def test_faster_whisper_model_setting(monkeypatch: pytest.MonkeyPatch, tmp_path:
     incomplete.mkdir()
     (incomplete / "model.bin").write_bytes(b"")
     (incomplete / "config.json").write_text("{}")
-    setenv(str(incomplete))
-    availability = FasterWhisperProvider().availability()
+    availability = provider(str(incomplete)).availability()
     assert not availability.available and "tokenizer.json" in availability.reason
 
     # A model *name* is never downloaded: it is a missing directory like any other.
-    setenv("large-v3")
-    assert not FasterWhisperProvider().availability().available
+    assert not provider("large-v3").availability().available
 
-    setenv("default")
-    assert FasterWhisperProvider().availability().available
-    monkeypatch.delenv(ENV_VAR)
-    get_settings.cache_clear()
+    assert provider("default").availability().available
 
 
 # ----------------------------------------------------------------------------- OCR
 
 
 @pytest.mark.slow
-def test_ocr_reads_a_rendered_word() -> None:
+def test_ocr_reads_a_rendered_word(analysis: AnalyzerOf) -> None:
     picture = render_text("INVOICE 2024", (1280, 720), font_size=72)
     outputs = analysis("rapidocr").analyze(image_input(picture))
     assert_json_safe(outputs)
@@ -459,7 +489,9 @@ def test_ocr_reads_a_rendered_word() -> None:
 
 
 @pytest.mark.slow
-def test_ocr_on_a_blank_image_and_on_a_file_without_frames(tmp_path: Path) -> None:
+def test_ocr_on_a_blank_image_and_on_a_file_without_frames(
+    analysis: AnalyzerOf, tmp_path: Path
+) -> None:
     (blank,) = analysis("rapidocr").analyze(image_input(np.full((200, 300, 3), 255, np.uint8)))
     assert blank.result["words"] == [] and blank.result["text"] == "" and blank.confidence is None
     assert blank.result["frames"][0]["lines"] == []
@@ -472,7 +504,7 @@ def test_ocr_on_a_blank_image_and_on_a_file_without_frames(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_ocr_on_decoded_video_frames(tmp_path: Path) -> None:
+def test_ocr_on_decoded_video_frames(analysis: AnalyzerOf, tmp_path: Path) -> None:
     from tests.media_factory import Shot, make_video
 
     video = make_video(
@@ -497,7 +529,7 @@ def test_ocr_on_decoded_video_frames(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scale", [0.5, 1.0, 1.5])
-def test_faces_finds_a_drawn_face(scale: float) -> None:
+def test_faces_finds_a_drawn_face(analysis: AnalyzerOf, scale: float) -> None:
     size = (int(500 * scale) + 100, int(500 * scale) + 100)
     outputs = analysis("opencv_haar").analyze(image_input(draw_face(size, scale)))
     assert_json_safe(outputs)
@@ -513,7 +545,7 @@ def test_faces_finds_a_drawn_face(scale: float) -> None:
 
 
 @pytest.mark.slow
-def test_faces_counts_two_faces_and_none_on_text() -> None:
+def test_faces_counts_two_faces_and_none_on_text(analysis: AnalyzerOf) -> None:
     left = draw_face((640, 720), 1.2)
     right = draw_face((640, 720), 1.0)
     two = np.concatenate([left, right], axis=1)
@@ -528,7 +560,7 @@ def test_faces_counts_two_faces_and_none_on_text() -> None:
 
 
 @pytest.mark.slow
-def test_moderation_scores_plain_images_low() -> None:
+def test_moderation_scores_plain_images_low(analysis: AnalyzerOf) -> None:
     images = [
         render_text("INVOICE 2024", (640, 360)),
         np.full((240, 320, 3), (30, 90, 200), dtype=np.uint8),
@@ -549,7 +581,7 @@ def test_moderation_scores_plain_images_low() -> None:
 
 
 @pytest.mark.slow
-def test_scenes_finds_the_cut_of_a_two_shot_video(tmp_path: Path) -> None:
+def test_scenes_finds_the_cut_of_a_two_shot_video(analysis: AnalyzerOf, tmp_path: Path) -> None:
     video = encode_video(tmp_path / "two_shots.mp4", [((220, 30, 30), 2.0), ((30, 30, 220), 2.0)])
     outputs = analysis("scenedetect").analyze(MediaInput(path=video, media_type=MediaType.VIDEO))
     assert_json_safe(outputs)
@@ -562,7 +594,9 @@ def test_scenes_finds_the_cut_of_a_two_shot_video(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_scenes_one_shot_is_one_scene_and_garbage_is_an_error(tmp_path: Path) -> None:
+def test_scenes_one_shot_is_one_scene_and_garbage_is_an_error(
+    analysis: AnalyzerOf, tmp_path: Path
+) -> None:
     video = encode_video(tmp_path / "one_shot.mp4", [((220, 30, 30), 2.0)])
     (out,) = analysis("scenedetect").analyze(MediaInput(path=video, media_type=MediaType.VIDEO))
     assert out.result["cuts"] == [] and len(out.result["scenes"]) == 1
@@ -576,7 +610,9 @@ def test_scenes_one_shot_is_one_scene_and_garbage_is_an_error(tmp_path: Path) ->
 # ----------------------------------------------------------------------------- image features
 
 
-def test_image_features_hashes_match_for_the_same_image_and_differ_otherwise() -> None:
+def test_image_features_hashes_match_for_the_same_image_and_differ_otherwise(
+    analysis: AnalyzerOf,
+) -> None:
     provider = analysis("image_features")
     invoice = render_text("INVOICE 2024", (640, 360))
     face = draw_face()
@@ -592,7 +628,7 @@ def test_image_features_hashes_match_for_the_same_image_and_differ_otherwise() -
     assert hashes["dhash"] != other["perceptual_hash"].result["dhash"]
 
 
-def test_image_features_dominant_colours() -> None:
+def test_image_features_dominant_colours(analysis: AnalyzerOf) -> None:
     red = np.zeros((100, 200, 3), dtype=np.uint8)
     red[:, :150] = (255, 0, 0)
     red[:, 150:] = (0, 0, 255)
@@ -607,7 +643,7 @@ def test_image_features_dominant_colours() -> None:
     assert sum(c["proportion"] for c in palette) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_image_features_hash_each_video_frame(tmp_path: Path) -> None:
+def test_image_features_hash_each_video_frame(analysis: AnalyzerOf, tmp_path: Path) -> None:
     video = encode_video(tmp_path / "two.mp4", [((220, 30, 30), 1.0), ((30, 30, 220), 1.0)])
     frames = decode_frames(video, every_s=0.4)
     hashes, colors = analysis("image_features").analyze(
@@ -624,7 +660,7 @@ def test_image_features_hash_each_video_frame(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_audio_features_find_the_inserted_silence(
-    speech_with_gap: tuple[Path, float, float],
+    analysis: AnalyzerOf, speech_with_gap: tuple[Path, float, float]
 ) -> None:
     wav, gap_start, gap_end = speech_with_gap
     outputs = analysis("audio_features").analyze(
@@ -650,7 +686,9 @@ def test_audio_features_find_the_inserted_silence(
     )
 
 
-def test_audio_features_of_digital_silence_and_of_a_broken_file(tmp_path: Path) -> None:
+def test_audio_features_of_digital_silence_and_of_a_broken_file(
+    analysis: AnalyzerOf, tmp_path: Path
+) -> None:
     wav = write_wav(tmp_path / "quiet.wav", np.zeros(16000 * 2, dtype=np.int16), 16000)
     (out,) = analysis("audio_features").analyze(
         MediaInput(path=wav, media_type=MediaType.AUDIO, audio_path=wav)
@@ -667,11 +705,3 @@ def test_audio_features_of_digital_silence_and_of_a_broken_file(tmp_path: Path) 
         analysis("audio_features").analyze(
             MediaInput(path=broken, media_type=MediaType.AUDIO, audio_path=broken)
         )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _fresh_registry() -> Iterator[None]:
-    """Start and end this module with an empty instance cache (other modules may configure it)."""
-    registry.clear_provider_cache()
-    yield
-    registry.clear_provider_cache()

@@ -9,8 +9,8 @@ import pytest
 
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.errors import InvalidInput, NotFound
-from mediaflow.pipeline.reanalyze import reanalyze
-from mediaflow.storage import ContentStore
+from mediaflow.runtime import Runtime
+from mediaflow.services.media import reanalyze
 from tests.acceptance.cli import mediaflow
 from tests.integration.test_search import analyzed_job
 from tests.migration.helpers import query
@@ -30,13 +30,14 @@ def _media_id(url: str, name: str) -> uuid.UUID:
 
 
 @pytest.mark.slow
-def test_reanalyze_supersedes_one_file(head_db: str, tmp_path: Path) -> None:
-    _, store = analyzed_job(head_db, tmp_path)
+def test_reanalyze_supersedes_one_file(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
+    analyzed_job(runtime, tmp_path)
     image = _media_id(head_db, "text_image.png")
     before = dict((name, (t, r)) for name, t, r in query(head_db, COUNTS))
 
-    outcome = reanalyze(image, ["rapidocr"], store=store, url=head_db)
+    outcome = reanalyze(runtime, image, ["rapidocr"], queue=False)
 
+    assert outcome is not None
     assert outcome.status is MediaFileStatus.COMPLETED and outcome.results >= 1
     ocr = query(
         head_db,
@@ -62,12 +63,11 @@ def test_reanalyze_supersedes_one_file(head_db: str, tmp_path: Path) -> None:
     ]
 
 
-def test_reanalyze_unknown_file_or_provider(head_db: str, tmp_path: Path) -> None:
-    store = ContentStore(tmp_path / "store")
+def test_reanalyze_unknown_file_or_provider(runtime: Runtime) -> None:
     with pytest.raises(NotFound, match="does not exist"):
-        reanalyze(uuid.uuid4(), ["rapidocr"], store=store, url=head_db)
+        reanalyze(runtime, uuid.uuid4(), ["rapidocr"], queue=False)
     with pytest.raises(InvalidInput, match="unknown provider"):
-        reanalyze(uuid.uuid4(), ["nope"], store=store, url=head_db)
+        reanalyze(runtime, uuid.uuid4(), ["nope"], queue=False)
 
 
 def test_cli_reanalyze_errors_are_one_line(head_db: str, tmp_path: Path) -> None:

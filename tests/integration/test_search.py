@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from mediaflow.errors import InvalidInput
-from mediaflow.ingest import ingest
+from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.runner import run_job
-from mediaflow.search import result_query, search, transcript_query
-from mediaflow.storage import ContentStore
+from mediaflow.runtime import Runtime
+from mediaflow.services.search import result_query, search, transcript_query
 from tests.acceptance.cli import mediaflow
+from tests.conftest import make_runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 # cheap providers only: the tiny Whisper model and OCR
@@ -33,18 +34,15 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def analyzed_job(url: str, tmp_path: Path) -> tuple[uuid.UUID, ContentStore]:
-    """speech.mp3 and text_image.png, ingested and analyzed on ``url``."""
+def analyzed_job(runtime: Runtime, tmp_path: Path) -> uuid.UUID:
+    """speech.mp3 and text_image.png, ingested and analyzed with ``runtime``."""
     folder = tmp_path / "in"
     folder.mkdir()
     for sample in ("speech.mp3", "text_image.png"):
         shutil.copy(SAMPLES / sample, folder / sample)
-    store = ContentStore(tmp_path / "store")
-    result = ingest(
-        [folder], name="search", providers=PROVIDERS, options=None, url=url, store=store
-    )
-    run_job(result.job_id, store=store, url=url)
-    return result.job_id, store
+    result = ingest(runtime, [folder], name="search", providers=PROVIDERS)
+    run_job(runtime, result.job_id)
+    return result.job_id
 
 
 def _duration(url: str, name: str) -> float:
@@ -62,12 +60,12 @@ def _duration(url: str, name: str) -> float:
 
 
 @pytest.mark.slow
-def test_transcript_and_result_search(head_db: str, tmp_path: Path) -> None:
-    analyzed_job(head_db, tmp_path)
+def test_transcript_and_result_search(head_db: str, runtime: Runtime, tmp_path: Path) -> None:
+    analyzed_job(runtime, tmp_path)
     duration = _duration(head_db, "speech.mp3")
 
     # exact phrase: a literal match scores 1 and points at the segment that says it
-    hits = search("speech recognition", url=head_db)
+    hits = search(runtime, "speech recognition")
     assert [h.original_name for h in hits] == ["speech.mp3"]
     hit = hits[0]
     assert hit.kind == "transcript" and hit.provider == "faster_whisper"
@@ -77,32 +75,32 @@ def test_transcript_and_result_search(head_db: str, tmp_path: Path) -> None:
     assert "recognition" in hit.snippet.lower()
 
     # misspelled: found by trigram word similarity alone
-    fuzzy = search("speach recogniton", url=head_db)
+    fuzzy = search(runtime, "speach recogniton")
     assert [h.original_name for h in fuzzy] == ["speech.mp3"]
     assert 0.0 < fuzzy[0].score < 1.0
 
-    assert search("zebra xylophone quartz", url=head_db) == []
+    assert search(runtime, "zebra xylophone quartz") == []
 
     # OCR words by containment, as --word and as a JSON document
-    by_word = search(word="INVOICE", url=head_db)
+    by_word = search(runtime, word="INVOICE")
     assert [(h.kind, h.original_name, h.analysis_type) for h in by_word] == [
         ("result", "text_image.png", "ocr")
     ]
     assert "INVOICE" in by_word[0].snippet
-    assert search(contains={"words": ["invoice"]}, url=head_db) == by_word
-    assert search(contains={"words": ["nothing-like-this"]}, url=head_db) == []
+    assert search(runtime, contains={"words": ["invoice"]}) == by_word
+    assert search(runtime, contains={"words": ["nothing-like-this"]}) == []
 
     # filters exclude: provider, type, status, created range
-    assert search("speech recognition", provider="rapidocr", url=head_db) == []
-    assert search(word="invoice", provider="faster_whisper", url=head_db) == []
-    assert search(word="invoice", provider="rapidocr", url=head_db) == by_word
-    assert search(word="invoice", analysis_type="faces", url=head_db) == []
-    assert search("speech recognition", status="failed", url=head_db) == []
-    assert search("speech recognition", status="completed", url=head_db) == hits
+    assert search(runtime, "speech recognition", provider="rapidocr") == []
+    assert search(runtime, word="invoice", provider="faster_whisper") == []
+    assert search(runtime, word="invoice", provider="rapidocr") == by_word
+    assert search(runtime, word="invoice", analysis_type="faces") == []
+    assert search(runtime, "speech recognition", status="failed") == []
+    assert search(runtime, "speech recognition", status="completed") == hits
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    assert search("speech recognition", since=tomorrow, url=head_db) == []
-    assert search(word="invoice", until=datetime(2000, 1, 1), url=head_db) == []
-    assert search(word="invoice", since=datetime(2000, 1, 1), until=tomorrow, url=head_db)
+    assert search(runtime, "speech recognition", since=tomorrow) == []
+    assert search(runtime, word="invoice", until=datetime(2000, 1, 1)) == []
+    assert search(runtime, word="invoice", since=datetime(2000, 1, 1), until=tomorrow)
 
     # the command prints the hit, as a table and as JSON lines
     # wide enough that Rich does not wrap the table cells
@@ -171,11 +169,12 @@ def test_transcript_query_uses_the_trigram_index(head_db: str) -> None:
     ],
 )
 def test_bad_input_is_refused_before_the_database(
-    args: tuple[str, ...], kwargs: dict[str, object], message: str
+    args: tuple[str, ...], kwargs: dict[str, object], message: str, tmp_path: Path
 ) -> None:
     # an unreachable URL: validation must fail first, with a clear message
-    with pytest.raises(InvalidInput, match=message):
-        search(*args, url="postgresql+psycopg://nobody@127.0.0.1:1/none", **kwargs)  # type: ignore[arg-type]
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    with make_runtime(unreachable, tmp_path) as runtime, pytest.raises(InvalidInput, match=message):
+        search(runtime, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def test_cli_bad_json_is_a_one_line_error() -> None:

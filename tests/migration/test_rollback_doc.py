@@ -88,9 +88,7 @@ def test_full_reset_block_on_the_service(server_url: str) -> None:
         )
         assert owner == [("mftest_media_analysis_user",)]
     finally:
-        from mediaflow.db.session import dispose_engines
-
-        dispose_engines()
+        # WITH (FORCE): every connection above was closed, but one left open must not block it
         execute_autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -131,10 +131,14 @@ def test_orm_models_agree_with_migrations(head_db: str) -> None:
 def test_orm_roundtrip_of_enums_and_metadata_column(head_db: str) -> None:
     from mediaflow.db.enums import JobStatus
     from mediaflow.db.models import AnalysisJob
-    from mediaflow.db.session import session_scope
+    from mediaflow.db.session import Database
 
-    with session_scope(head_db) as session:
-        job = AnalysisJob(name="orm", status=JobStatus.QUEUED, job_metadata={"k": 1})
-        session.add(job)
+    db = Database(head_db)
+    try:
+        with db.session() as session:
+            job = AnalysisJob(name="orm", status=JobStatus.QUEUED, job_metadata={"k": 1})
+            session.add(job)
+    finally:
+        db.dispose()
     rows = query(head_db, "SELECT status::text, metadata FROM analysis_job")
     assert rows == [("queued", {"k": 1})]

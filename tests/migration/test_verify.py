@@ -96,18 +96,12 @@ def test_invalid_index_from_a_failed_concurrent_build(head_db: str) -> None:
     assert any("ix_analysis_job_status_created: INVALID" in line for line in report.differences)
 
 
-def test_upgrade_detects_a_failed_concurrent_build_and_cleans_up(
-    empty_db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_upgrade_detects_a_failed_concurrent_build_and_cleans_up(empty_db: str) -> None:
     migrate.upgrade("000000000001", empty_db)
     run_sql(
         empty_db,
         ["INSERT INTO analysis_job (name) SELECT 'job ' || g FROM generate_series(1, 500) g"],
     )
-    monkeypatch.setenv("MEDIAFLOW_LOCK_TIMEOUT_MS", "500")
-    from mediaflow.config import get_settings
-
-    get_settings.cache_clear()
     # A writer that keeps its transaction open: the concurrent build must wait for it
     # (it does not block the writer), and gives up after lock_timeout.
     engine = sa.create_engine(empty_db, poolclass=NullPool)
@@ -121,14 +115,13 @@ def test_upgrade_detects_a_failed_concurrent_build_and_cleans_up(
         with pytest.raises(
             MigrationError, match="concurrent build of index ix_transcription_segments_gin"
         ):
-            migrate.upgrade("head", empty_db)
+            migrate.upgrade("head", empty_db, lock_timeout_ms=500)
         # the writer was never blocked: it can still write while the build waits for it
         connection.execute(sa.text("INSERT INTO analysis_job (name) VALUES ('during')"))
     finally:
         transaction.commit()
         connection.close()
         engine.dispose()
-        get_settings.cache_clear()
     # The writer still held its lock, so nothing could be dropped: the half-done revision
     # is visible to verify, and re-running the upgrade resumes and completes it.
     assert migrate.current(empty_db) == "000000000001"

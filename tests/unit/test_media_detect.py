@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from mediaflow.db.enums import FileType, MediaType
 from mediaflow.errors import InvalidInput, UnsupportedMedia
 from mediaflow.media.detect import Detection, detect
+from tests.markers import needs_espeak
 from tests.media_factory import (
     make_random_bytes,
     make_speech_audio,
@@ -21,10 +21,6 @@ from tests.media_factory import (
     make_unsupported,
     make_video_with_text_and_speech,
     make_zero_byte,
-)
-
-needs_espeak = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="espeak-ng is needed to generate speech"
 )
 
 

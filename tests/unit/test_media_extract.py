@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +17,8 @@ from mediaflow.errors import InvalidInput
 from mediaflow.media.audio import extract_audio, load_wav
 from mediaflow.media.frames import extract_frames
 from mediaflow.media.probe import probe
-from mediaflow.providers.base import Frame
+from mediaflow.media.types import Frame
+from tests.markers import needs_espeak
 from tests.media_factory import (
     SECOND_SCENE_COLOUR,
     SPEECH_SENTENCE,
@@ -30,21 +30,9 @@ from tests.media_factory import (
     make_text_image,
     make_two_shot_video,
     make_video,
-    make_video_with_text_and_speech,
     speak_wav,
     wav_duration_s,
 )
-
-needs_espeak = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="espeak-ng is needed to generate speech"
-)
-
-
-@pytest.fixture(scope="module")
-def speech_video(tmp_path_factory: pytest.TempPathFactory) -> VideoInfo:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is needed to generate speech")
-    return make_video_with_text_and_speech(tmp_path_factory.mktemp("extract") / "speech.mp4")
 
 
 def _envelope(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float64]:

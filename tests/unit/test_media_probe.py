@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from mediaflow.db.enums import FileType, MediaType
 from mediaflow.errors import InvalidInput, UnsupportedMedia
 from mediaflow.media.probe import ProbeResult, probe
+from tests.markers import needs_espeak
 from tests.media_factory import (
     SPEECH_SENTENCE,
     Shot,
@@ -21,21 +21,9 @@ from tests.media_factory import (
     make_truncated_video,
     make_two_shot_video,
     make_video,
-    make_video_with_text_and_speech,
     speak_wav,
     wav_duration_s,
 )
-
-needs_espeak = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="espeak-ng is needed to generate speech"
-)
-
-
-@pytest.fixture(scope="module")
-def speech_video(tmp_path_factory: pytest.TempPathFactory) -> VideoInfo:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is needed to generate speech")
-    return make_video_with_text_and_speech(tmp_path_factory.mktemp("probe") / "speech.mp4")
 
 
 def test_video_summary(speech_video: VideoInfo) -> None:

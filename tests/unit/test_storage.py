@@ -10,7 +10,8 @@ import pytest
 
 from mediaflow.config import Settings
 from mediaflow.errors import InvalidInput, NotFound
-from mediaflow.storage import CHUNK_SIZE, ContentStore, default_store
+from mediaflow.runtime import Runtime
+from mediaflow.storage import CHUNK_SIZE, ContentStore
 from tests import media_factory as mf
 
 
@@ -90,7 +91,8 @@ def test_damaged_object_is_replaced(tmp_path: Path) -> None:
 
 
 def test_default_store_lives_in_the_data_dir(tmp_path: Path) -> None:
-    store = default_store(Settings(data_dir=tmp_path))
+    # no database is needed (nor started) for the store
+    store = Runtime(Settings(data_dir=tmp_path)).store
     assert store.root == tmp_path / "originals"
     obj = store.store(mf.make_text_file_renamed(tmp_path / "notes.mp4"))
     assert obj.path.is_relative_to(tmp_path / "originals")

@@ -1,9 +1,11 @@
 """The FastAPI application of ``mediaflow serve``: routers, errors, auth, its own worker.
 
-The server turns uploads into jobs and queues their files (procrastinate); unless
-told not to, it also runs a worker in its own event loop, so that one
-``mediaflow serve`` on the embedded database is a complete system. Any number of
-``mediaflow worker`` processes may share the queue as well.
+``create_app`` takes the ``Runtime`` its edge built (``mediaflow serve``, or a test)
+and hands it to every route through ``api.deps.RuntimeDep``. The server turns
+uploads into jobs and queues their files; unless told not to, it also runs a queue
+worker in its own event loop on the same runtime, so that one ``mediaflow serve`` on
+the embedded database is a complete system. Any number of ``mediaflow worker``
+processes may share the queue as well.
 """
 
 from __future__ import annotations
@@ -12,41 +14,41 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from mediaflow import __version__
-from mediaflow.api.auth import require_api_key
+from mediaflow.api.deps import require_api_key
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
-from mediaflow.api.routes import health, jobs, media, search
-from mediaflow.config import Settings, get_settings
-from mediaflow.db.session import database_url
-from mediaflow.pipeline.tasks import run_worker
-from mediaflow.storage import default_store
+from mediaflow.api.routes import health, jobs, media, search, session
+from mediaflow.pipeline.worker import run_worker
+from mediaflow.runtime import Runtime
+from mediaflow.version import __version__
+from mediaflow.web import STATIC_DIR
 from mediaflow.web import routes as web
 
+__all__ = ["create_app"]
+
 logger = logging.getLogger("mediaflow.api")
-STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 
 
 def create_app(
+    runtime: Runtime,
     *,
-    url: str | None = None,
-    settings: Settings | None = None,
     require_key: bool = False,
     worker_concurrency: int = 1,
 ) -> FastAPI:
-    """Build the app. ``worker_concurrency`` 0: no in-process worker (others do the work)."""
-    settings = settings or get_settings()
-    url = url or database_url(settings)
+    """Build the app on ``runtime``. ``worker_concurrency`` 0: no in-process worker."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if worker_concurrency > 0:
-            worker = asyncio.create_task(run_worker(worker_concurrency, url))
+            # uvicorn owns the process's signals: SIGTERM must stop the server (and
+            # through this lifespan the worker), not only the worker
+            worker = asyncio.create_task(
+                run_worker(runtime, worker_concurrency, install_signal_handlers=False)
+            )
         try:
             yield
         finally:
@@ -54,6 +56,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await worker
+            runtime.close()
 
     app = FastAPI(
         title="mediaflow",
@@ -62,9 +65,7 @@ def create_app(
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
     )
-    app.state.url = url
-    app.state.settings = settings
-    app.state.store = default_store(settings)
+    app.state.runtime = runtime
     app.state.require_key = require_key
     install_error_handlers(app)
 
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(media.router, dependencies=protected)
     app.include_router(search.router, dependencies=protected)
     app.include_router(health.metrics_router, dependencies=protected)
-    app.include_router(web.router)  # pages check the key themselves (login form)
+    app.include_router(session.router)  # the login itself needs no key
+    app.include_router(web.router)  # pages hold no data; their API calls need the key
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,4 +1,4 @@
-"""``mediaflow analyze`` and ``mediaflow providers``."""
+"""``mediaflow analyze``, ``mediaflow worker`` and ``mediaflow providers``."""
 
 from __future__ import annotations
 
@@ -12,35 +12,26 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
 from mediaflow.cli.results import print_job_summary
-from mediaflow.config import get_settings
 from mediaflow.db.enums import ProcessingStage
-from mediaflow.ingest import ingest
-from mediaflow.pipeline import tasks as queue
-from mediaflow.pipeline.runner import files_finished, run_job, select_providers
-from mediaflow.providers import registry
-from mediaflow.storage import default_store
+from mediaflow.pipeline.worker import run_worker
+from mediaflow.runtime import Runtime
+from mediaflow.services import jobs
 
 _STAGES = list(ProcessingStage)
 
-
-def _split(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    return names or None
+ProvidersOption = Annotated[
+    list[str] | None,
+    typer.Option("--providers", "-p", help="Provider names, comma separated (default: all local)."),
+]
 
 
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursed).")],
     name: Annotated[str | None, typer.Option("--name", "-n", help="A name for the job.")] = None,
-    providers: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--providers", "-p", help="Provider names, comma separated (default: all local)."
-        ),
-    ] = None,
+    providers: ProvidersOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="With workers running: wait for the job.")
@@ -51,22 +42,25 @@ def analyze(
     With `mediaflow worker` processes running on this database the files go to the
     queue; without, they are processed here, in this process.
     """
-    names = _split(providers)
-    selection = select_providers(names)  # unknown names fail before anything is stored
-    settings = get_settings()
-    store = default_store(settings)
-    result = ingest(paths, name=name, providers=selection.names, options=None, store=store)
-    for skipped, reason in result.skipped:
-        console.print(f"[yellow]skipped[/] {skipped}: {reason}", highlight=False)
-    console.print(f"job {result.job_id}: {len(result.media_file_ids)} file(s)", highlight=False)
-    if queue.active_workers():
-        queued = queue.enqueue_job(result.job_id)
-        console.print(f"{queued} file(s) queued for the running workers", highlight=False)
-        if wait:
-            _wait_for(result.job_id, queued, quiet)
-            print_job_summary(result.job_id)
-        return
+    with cli_runtime() as runtime:
+        # unknown or unavailable providers fail before anything is stored
+        request = jobs.check_request(runtime, name=name, providers=providers)
+        result = jobs.create_job(runtime, request, paths)
+        for skipped, reason in result.skipped:
+            console.print(f"[yellow]skipped[/] {skipped}: {reason}", highlight=False)
+        console.print(f"job {result.job_id}: {len(result.media_file_ids)} file(s)", highlight=False)
+        if runtime.queue.active_workers(runtime.settings.stalled_after_s):
+            queued = jobs.queue_job(runtime, result.job_id)
+            console.print(f"{queued} file(s) queued for the running workers", highlight=False)
+            if wait:
+                _wait_for(runtime, result.job_id, queued, quiet)
+                print_job_summary(runtime, result.job_id)
+            return
+        _run_here(runtime, result.job_id, quiet)
+        print_job_summary(runtime, result.job_id)
 
+
+def _run_here(runtime: Runtime, job_id: uuid.UUID, quiet: bool) -> None:
     with Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
@@ -87,15 +81,14 @@ def analyze(
                 tasks[media_file_id], completed=_STAGES.index(stage) + 1, stage=stage.value
             )
 
-        run_job(result.job_id, store=store, on_progress=on_progress)
-    print_job_summary(result.job_id)
+        jobs.run_here(runtime, job_id, on_progress=on_progress)
 
 
-def _wait_for(job_id: uuid.UUID, total: int, quiet: bool) -> None:
+def _wait_for(runtime: Runtime, job_id: uuid.UUID, total: int, quiet: bool) -> None:
     with Progress(console=console, disable=quiet) as progress:
         task = progress.add_task("files done", total=total)
         while True:
-            done = files_finished(job_id)
+            done = jobs.files_finished(runtime, job_id)
             progress.update(task, completed=done)
             if done >= total:
                 return
@@ -108,17 +101,19 @@ def worker(
     ] = 1,
 ) -> None:
     """Process queued files until stopped (Ctrl-C finishes the current files first)."""
-    console.print(f"worker started (concurrency {concurrency})", highlight=False)
-    asyncio.run(queue.run_worker(concurrency))
+    with cli_runtime() as runtime:
+        console.print(f"worker started (concurrency {concurrency})", highlight=False)
+        asyncio.run(run_worker(runtime, concurrency))
 
 
 def providers() -> None:
     """List every provider with its availability here."""
     table = Table("kind", "name", "accepts", "types", "key", "available")
-    for info in registry.list_providers():
-        table.add_row(
-            info.kind, info.name, ", ".join(sorted(info.accepts)),
-            ", ".join(info.analysis_types) or "-", "yes" if info.needs_key else "no",
-            "yes" if info.available else f"no: {info.reason}",
-        )  # fmt: skip
+    with cli_runtime() as runtime:
+        for info in runtime.providers.infos():
+            table.add_row(
+                info.kind, info.name, ", ".join(sorted(info.accepts)),
+                ", ".join(info.analysis_types) or "-", "yes" if info.needs_key else "no",
+                "yes" if info.available else f"no: {info.reason}",
+            )  # fmt: skip
     console.print(table)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console, err_console, fail
 from mediaflow.db import admin, migrate, verify
-from mediaflow.db.session import database_url, describe_url
 
 app = typer.Typer(help="Migrate, verify, back up and restore the database.", no_args_is_help=True)
 
@@ -23,21 +23,26 @@ _REVISION_ARGS = {"ignore_unknown_options": True}
 @app.command(context_settings=_REVISION_ARGS)
 def upgrade(revision: Revision = "head") -> None:
     """Upgrade the schema (default: to head)."""
-    migrate.upgrade(revision)
-    console.print(f"database at {migrate.current()}")
+    with cli_runtime() as runtime:
+        migrate.upgrade(revision, runtime.db.url, lock_timeout_ms=runtime.settings.lock_timeout_ms)
+        console.print(f"database at {migrate.current(runtime.db)}")
 
 
 @app.command(context_settings=_REVISION_ARGS)
 def downgrade(revision: Revision) -> None:
     """Downgrade the schema to REVISION (-1, 000000000001, base)."""
-    migrate.downgrade(revision)
-    console.print(f"database at {migrate.current() or 'base'}")
+    with cli_runtime() as runtime:
+        migrate.downgrade(
+            revision, runtime.db.url, lock_timeout_ms=runtime.settings.lock_timeout_ms
+        )
+        console.print(f"database at {migrate.current(runtime.db) or 'base'}")
 
 
 @app.command()
 def current() -> None:
     """Print the revision the database is at."""
-    revision = migrate.current()
+    with cli_runtime() as runtime:
+        revision = migrate.current(runtime.db)
     head = migrate.head_revision()
     suffix = " (head)" if revision == head else f" (head is {head})"
     console.print(f"{revision or 'base'}{suffix}")
@@ -46,8 +51,9 @@ def current() -> None:
 @app.command(context_settings=_REVISION_ARGS)
 def stamp(revision: Revision) -> None:
     """Record REVISION as applied without running migrations (emergency recovery)."""
-    migrate.stamp(revision)
-    console.print(f"database stamped at {migrate.current() or 'base'}")
+    with cli_runtime() as runtime:
+        migrate.stamp(revision, runtime.db.url)
+        console.print(f"database stamped at {migrate.current(runtime.db) or 'base'}")
 
 
 @app.command()
@@ -67,7 +73,8 @@ def verify_cmd(
     ] = False,
 ) -> None:
     """Compare the live schema with what its revision should be; exit 1 on differences."""
-    url = database_url()
+    with cli_runtime() as runtime:
+        url, where = runtime.db.url, runtime.db.describe()
     if write_snapshots:
         for path in verify.write_snapshots(url):
             console.print(f"wrote {path}")
@@ -82,11 +89,11 @@ def verify_cmd(
     if differences:
         for line in differences:
             fail(line)
-        fail(f"{len(differences)} difference(s) in {describe_url(url)}")
+        fail(f"{len(differences)} difference(s) in {where}")
         raise typer.Exit(1)
     what = "schema and round trip match" if not check_only else "schema matches"
     console.print(
-        f"ok: {what} revision {reports[0].revision or 'base'} ({describe_url(url)})",
+        f"ok: {what} revision {reports[0].revision or 'base'} ({where})",
         highlight=False,
     )
 
@@ -98,7 +105,8 @@ def backup(
     ] = None,
 ) -> None:
     """pg_dump -Fc the database to media_analysis_<timestamp>.dump."""
-    path = admin.backup(output)
+    with cli_runtime() as runtime:
+        path = admin.backup(runtime.db.url, runtime.settings, output)
     console.print(f"backup written to {path}", highlight=False)
 
 
@@ -107,8 +115,11 @@ def restore(
     dump: Annotated[Path, typer.Argument(help="A file written by `mediaflow db backup`.")],
 ) -> None:
     """Restore a backup into the database (its objects replace what is there)."""
-    admin.restore(dump)
-    console.print(f"restored {dump}; database at {migrate.current() or 'base'}", highlight=False)
+    with cli_runtime() as runtime:
+        runtime.db.dispose()  # hold no pooled connection to the database being replaced
+        admin.restore(runtime.db.url, dump)
+        revision = migrate.current(runtime.db)
+    console.print(f"restored {dump}; database at {revision or 'base'}", highlight=False)
 
 
 @app.command()
@@ -119,5 +130,9 @@ def reset(
     ] = False,
 ) -> None:
     """Drop and re-create the database, then upgrade it to head (the nuclear option)."""
-    name = admin.reset(yes=yes, force=force)
-    console.print(f"database {name} re-created at {migrate.current()}", highlight=False)
+    with cli_runtime() as runtime:
+        url = runtime.db.url
+        runtime.db.dispose()  # the database is dropped: hold no connection to it
+        name = admin.reset(url, runtime.settings, yes=yes, force=force)
+        revision = migrate.current(url)
+    console.print(f"database {name} re-created at {revision}", highlight=False)

@@ -1,4 +1,4 @@
-"""``mediaflow reanalyze``: re-run providers on one media file."""
+"""``mediaflow reanalyze``: re-run providers on one media file, here and now."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
+from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
-from mediaflow.config import get_settings
 from mediaflow.errors import InvalidInput
-from mediaflow.pipeline.reanalyze import reanalyze as run_reanalyze
-from mediaflow.storage import default_store
+from mediaflow.services import media as media_service
 
 
 def reanalyze(
@@ -28,8 +27,9 @@ def reanalyze(
         media_file_id = uuid.UUID(media_id)
     except ValueError as exc:
         raise InvalidInput(f"{media_id!r} is not a media file id (a UUID)") from exc
-    names = [n.strip() for value in providers or [] for n in value.split(",") if n.strip()]
-    outcome = run_reanalyze(media_file_id, names or None, store=default_store(get_settings()))
+    with cli_runtime() as runtime:
+        outcome = media_service.reanalyze(runtime, media_file_id, providers, queue=False)
+    assert outcome is not None  # queue=False processes here and returns the outcome
     console.print(
         f"media file {outcome.media_file_id} {outcome.status.value}: "
         f"{outcome.transcriptions} transcript(s), {outcome.results} result(s)",

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
+from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
-from mediaflow.db.models import AnalysisJob, AnalysisResult, MediaFile, Transcription
-from mediaflow.db.session import session_scope
 from mediaflow.errors import InvalidInput, NotFound
-from mediaflow.export import FORMATS, export
+from mediaflow.runtime import Runtime
+from mediaflow.services import jobs as job_service
+from mediaflow.services import media as media_service
+from mediaflow.services.export import FORMATS
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -27,42 +28,30 @@ def _uuid(value: str) -> uuid.UUID:
 def jobs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
     """List jobs, newest first, with their file counts."""
     table = Table("job", "name", "status", "files", "failed", "created")
-    with session_scope() as session:
-        rows = session.execute(
-            sa.select(
-                AnalysisJob,
-                sa.func.count(MediaFile.id),
-                sa.func.count(MediaFile.id).filter(MediaFile.status == "failed"),
-            )
-            .outerjoin(MediaFile)
-            .group_by(AnalysisJob.id)
-            .order_by(AnalysisJob.created_at.desc())
-            .limit(limit)
-        ).all()
-        for job, files, failed in rows:
-            table.add_row(
-                str(job.id), job.name, job.status.value, str(files), str(failed),
-                f"{job.created_at:%Y-%m-%d %H:%M:%S}",
-            )  # fmt: skip
+    with cli_runtime() as runtime:
+        page = job_service.list_jobs(runtime, limit=limit)
+    for job in page.items:
+        table.add_row(
+            str(job.id), job.name, job.status.value, str(job.counts.total),
+            str(job.counts.failed), f"{job.created_at:%Y-%m-%d %H:%M:%S}",
+        )  # fmt: skip
     console.print(table)
 
 
-def print_job_summary(job_id: uuid.UUID) -> None:
+def print_job_summary(runtime: Runtime, job_id: uuid.UUID) -> None:
     """The job's status, then per file: status, metadata, transcript and result types."""
-    with session_scope() as session:
-        job = session.get(AnalysisJob, job_id)
-        if job is None:
-            raise NotFound(f"job {job_id} does not exist")
-        console.print(
-            f"job {job.id} [bold]{job.status.value}[/]: {job.name}"
-            + (f" ({job.error})" if job.error else ""),
-            highlight=False,
-        )
-        for media in job.media_files:
-            _print_media(session, media)
+    job = job_service.get_job(runtime, job_id)
+    console.print(
+        f"job {job.id} [bold]{job.status.value}[/]: {job.name}"
+        + (f" ({job.error})" if job.error else ""),
+        highlight=False,
+    )
+    for file in job.files:
+        _print_media(runtime, file.id)
 
 
-def _print_media(session: sa.orm.Session, media: MediaFile) -> None:
+def _print_media(runtime: Runtime, media_id: uuid.UUID) -> None:
+    media = media_service.get_media(runtime, media_id)
     media_type = media.media_type.value if media.media_type else "?"
     kind = f"{media_type}/{media.file_type.value if media.file_type else '?'}"
     size = f"{media.width}x{media.height}" if media.width else ""
@@ -74,30 +63,25 @@ def _print_media(session: sa.orm.Session, media: MediaFile) -> None:
     )
     if media.error:
         console.print(f"  error: {media.error}", highlight=False)
-    transcript = session.scalars(
-        sa.select(Transcription).where(
-            Transcription.media_file_id == media.id, Transcription.is_active
-        )
-    ).first()
+    try:
+        transcript = media_service.get_transcription(runtime, media_id)
+    except NotFound:
+        transcript = None
     if transcript is not None:
         console.print(
             f"  transcript ({transcript.provider.value}, {transcript.language}): {transcript.text}",
             highlight=False,
         )
-    results = session.scalars(
-        sa.select(AnalysisResult)
-        .where(AnalysisResult.media_file_id == media.id, AnalysisResult.is_active)
-        .order_by(AnalysisResult.analysis_type)
-    ).all()
-    for result in results:
+    for result in media_service.list_results(runtime, media_id):
         console.print(
-            f"  {result.analysis_type} ({result.provider.value}): {_brief(result)}", highlight=False
+            f"  {result.analysis_type} ({result.provider.value}): "
+            f"{_brief(result.analysis_type, result.result)}",
+            highlight=False,
         )
 
 
-def _brief(result: AnalysisResult) -> str:
-    data = result.result
-    match result.analysis_type:
+def _brief(analysis_type: str, data: dict[str, Any]) -> str:
+    match analysis_type:
         case "ocr":
             return repr(data.get("text", "")[:80])
         case "faces":
@@ -118,14 +102,16 @@ def _brief(result: AnalysisResult) -> str:
 def show(target: Annotated[str, typer.Argument(help="A job id or a media file id.")]) -> None:
     """Show a job (all its files) or one media file."""
     identifier = _uuid(target)
-    with session_scope() as session:
-        if session.get(AnalysisJob, identifier) is None:
-            media = session.get(MediaFile, identifier)
-            if media is None:
-                raise NotFound(f"no job or media file {identifier}")
-            _print_media(session, media)
+    with cli_runtime() as runtime:
+        try:
+            print_job_summary(runtime, identifier)
             return
-    print_job_summary(identifier)
+        except NotFound:
+            pass
+        try:
+            _print_media(runtime, identifier)
+        except NotFound:
+            raise NotFound(f"no job or media file {identifier}") from None
 
 
 def export_cmd(
@@ -136,9 +122,13 @@ def export_cmd(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
     """Export one media file's transcript or results."""
-    text = export(_uuid(media), fmt)
+    with cli_runtime() as runtime:
+        text = media_service.export(runtime, _uuid(media), fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
         console.print(f"wrote {output}", highlight=False)
+
+
+__all__ = ["export_cmd", "jobs", "print_job_summary", "show"]

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
 from mediaflow.errors import InvalidInput
-from mediaflow.search import search as run_search
+from mediaflow.services.search import search as run_search
 
 
 def _clock(seconds: float | None) -> str:
@@ -69,17 +70,19 @@ def search(  # noqa: PLR0917 - Typer maps each parameter to an option
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Search transcripts (fuzzy) and analysis results (JSON containment)."""
-    hits = run_search(
-        query,
-        contains=_contains(contains),
-        word=word,
-        provider=provider,
-        analysis_type=analysis_type,
-        status=status,
-        since=_date(since, "--since"),
-        until=_date(until, "--until"),
-        limit=limit,
-    )
+    with cli_runtime() as runtime:
+        hits = run_search(
+            runtime,
+            query,
+            contains=_contains(contains),
+            word=word,
+            provider=provider,
+            analysis_type=analysis_type,
+            status=status,
+            since=_date(since, "--since"),
+            until=_date(until, "--until"),
+            limit=limit,
+        )
     if as_json:
         for hit in hits:
             typer.echo(json.dumps(hit.to_dict()))

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mediaflow import keys
+from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
 from mediaflow.config import get_settings
+from mediaflow.runtime import Runtime
+from mediaflow.services import keys
 
 
 def is_loopback(host: str) -> bool:
@@ -52,7 +54,7 @@ def serve(
         require_key = settings.require_api_key
     if require_key is None:
         require_key = not is_loopback(host)
-    app = create_app(settings=settings, require_key=require_key, worker_concurrency=workers)
+    app = create_app(Runtime(settings), require_key=require_key, worker_concurrency=workers)
     keys_note = "API keys required" if require_key else "no API key needed"
     console.print(f"mediaflow on http://{host}:{port} ({keys_note})", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
@@ -64,7 +66,8 @@ keys_app = typer.Typer(help="API keys of `mediaflow serve`.", no_args_is_help=Tr
 @keys_app.command("create")
 def create(name: Annotated[str, typer.Argument(help="Who or what uses the key.")]) -> None:
     """Create a key and print it (it is shown only this once)."""
-    info, token = keys.create_key(name)
+    with cli_runtime() as runtime:
+        info, token = keys.create_key(runtime, name)
     console.print(token, highlight=False, soft_wrap=True)
     console.print(f"key {info.prefix}… ({info.name}) created; store it now", style="dim")
 
@@ -73,7 +76,9 @@ def create(name: Annotated[str, typer.Argument(help="Who or what uses the key.")
 def list_cmd() -> None:
     """List keys (prefix, name, dates); the keys themselves are not stored."""
     table = Table("id", "prefix", "name", "created", "last used", "revoked")
-    for info in keys.list_keys():
+    with cli_runtime() as runtime:
+        infos = keys.list_keys(runtime)
+    for info in infos:
         table.add_row(
             str(info.id), info.prefix, info.name, f"{info.created_at:%Y-%m-%d %H:%M}",
             f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "-",
@@ -85,5 +90,6 @@ def list_cmd() -> None:
 @keys_app.command("revoke")
 def revoke(ident: Annotated[str, typer.Argument(help="The key's id or prefix.")]) -> None:
     """Revoke a key: every request with it is refused from now on."""
-    info = keys.revoke_key(ident)
+    with cli_runtime() as runtime:
+        info = keys.revoke_key(runtime, ident)
     console.print(f"key {info.prefix}… ({info.name}) revoked", highlight=False)

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from mediaflow.config import Settings, get_settings
+from mediaflow.config import Settings
 from mediaflow.db import migrate
 from mediaflow.db.embedded import pg_bin_dir
-from mediaflow.db.session import database_url, describe_url, dispose_engines, libpq_url
+from mediaflow.db.session import describe_url, libpq_url
 from mediaflow.db.session import translate_db_errors as _translate
 from mediaflow.errors import DatabaseError, InvalidInput, NotFound, Refused
 
@@ -39,10 +39,8 @@ def _run(program: str, args: list[str], stdin: str | None = None) -> str:
     return done.stdout
 
 
-def backup(output: Path | None = None, *, settings: Settings | None = None) -> Path:
-    """pg_dump -Fc the database to ``output`` (default: backups dir, timestamped name)."""
-    settings = settings or get_settings()
-    url = database_url(settings)
+def backup(url: str, settings: Settings, output: Path | None = None) -> Path:
+    """pg_dump -Fc the database at ``url`` to ``output`` (default: backups dir, timestamped)."""
     if output is None or output.is_dir():
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         folder = output or settings.backups_dir
@@ -63,7 +61,7 @@ def _server_version_num(url: str) -> int:
         engine.dispose()
 
 
-def restore(dump: Path, *, settings: Settings | None = None) -> None:
+def restore(url: str, dump: Path) -> None:
     """Restore a ``backup`` into the database, replacing the objects it holds.
 
     pg_restore turns the dump into SQL and psql runs it in one transaction, stopping at
@@ -72,8 +70,6 @@ def restore(dump: Path, *, settings: Settings | None = None) -> None:
     """
     if not dump.is_file():
         raise NotFound(f"backup file {dump} does not exist")
-    url = database_url(settings or get_settings())
-    dispose_engines()
     script = _run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--file=-", str(dump)])
     if _server_version_num(url) < 170000:
         script = "\n".join(
@@ -98,13 +94,12 @@ def is_development_url(url: str, settings: Settings) -> bool:
     return host in _LOCAL_HOSTS or str(host).startswith("/")
 
 
-def reset(*, yes: bool, force: bool = False, settings: Settings | None = None) -> str:
+def reset(url: str, settings: Settings, *, yes: bool, force: bool = False) -> str:
     """Drop and re-create the database, then migrate it to head. Returns the database name.
 
-    Refuses without ``yes``; refuses a non-local server unless ``force``.
+    Refuses without ``yes``; refuses a non-local server unless ``force``. The caller
+    closes its own connections to the database first.
     """
-    settings = settings or get_settings()
-    url = database_url(settings)
     if not yes:
         raise Refused("reset deletes every row of the database; pass --yes to do it")
     if not is_development_url(url, settings) and not force:
@@ -117,7 +112,6 @@ def reset(*, yes: bool, force: bool = False, settings: Settings | None = None) -
     if not name:
         raise InvalidInput("the database URL names no database")
     maintenance = parsed.set(database="postgres").render_as_string(hide_password=False)
-    dispose_engines()
     admin = sa.create_engine(maintenance, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         with _translate(maintenance), admin.connect() as connection:
@@ -125,5 +119,5 @@ def reset(*, yes: bool, force: bool = False, settings: Settings | None = None) -
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
-    migrate.upgrade("head", url)
+    migrate.upgrade("head", url, lock_timeout_ms=settings.lock_timeout_ms)
     return name

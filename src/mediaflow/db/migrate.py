@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import exc as sa_exc
 
-from mediaflow.db.session import database_url, translate_db_errors
+from mediaflow.db.session import Database, translate_db_errors
 from mediaflow.errors import MediaflowError, MigrationError, UnknownRevision
 
 
@@ -38,11 +38,16 @@ def project_root() -> Path:
     )
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """An Alembic Config for the project's migrations, bound to ``url`` (default: settings)."""
+# Fail fast instead of queueing behind a long transaction and blocking every writer.
+DEFAULT_LOCK_TIMEOUT_MS = 5000
+
+
+def alembic_config(url: str, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> Config:
+    """An Alembic Config for the project's migrations, bound to ``url``."""
     root = project_root()
     config = Config(str(root / "alembic.ini"))
-    config.attributes["database_url"] = url or database_url()
+    config.attributes["database_url"] = url
+    config.attributes["lock_timeout_ms"] = lock_timeout_ms
     config.attributes["configure_logger"] = False
     return config
 
@@ -96,39 +101,44 @@ def check_revision(revision: str) -> None:
         raise UnknownRevision(f"unknown revision {revision!r}")
 
 
-def upgrade(revision: str = "head", url: str | None = None) -> None:
+def upgrade(revision: str, url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> None:
     """alembic upgrade ``revision``."""
     check_revision(revision)
-    config = alembic_config(url)
+    config = alembic_config(url, lock_timeout_ms)
     with _alembic_errors(config.attributes["database_url"]):
         command.upgrade(config, revision)
 
 
-def downgrade(revision: str, url: str | None = None) -> None:
+def downgrade(revision: str, url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> None:
     """alembic downgrade ``revision`` (``-1``, a revision id, or ``base``)."""
     check_revision(revision)
-    config = alembic_config(url)
+    config = alembic_config(url, lock_timeout_ms)
     with _alembic_errors(config.attributes["database_url"]):
         command.downgrade(config, revision)
 
 
-def stamp(revision: str, url: str | None = None) -> None:
+def stamp(revision: str, url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> None:
     """alembic stamp ``revision``: record it as applied without running anything."""
     check_revision(revision)
-    config = alembic_config(url)
+    config = alembic_config(url, lock_timeout_ms)
     with _alembic_errors(config.attributes["database_url"]):
         command.stamp(config, revision)
 
 
-def current(url: str | None = None) -> str | None:
-    """The revision recorded in alembic_version (None when there is none)."""
+def current(db: Database | str) -> str | None:
+    """The revision recorded in alembic_version (None when there is none).
+
+    A ``Database`` is read through its pool; a URL through a connection of its own.
+    """
     from alembic.runtime.migration import MigrationContext
 
-    from mediaflow.db.session import get_engine
-
-    url = url or database_url()
-    with _alembic_errors(url), get_engine(url).connect() as connection:
-        heads = MigrationContext.configure(connection).get_current_heads()
+    database = db if isinstance(db, Database) else Database(db)
+    try:
+        with _alembic_errors(database.url), database.connect() as connection:
+            heads = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        if database is not db:
+            database.dispose()
     return heads[0] if heads else None
 
 
@@ -136,6 +146,7 @@ def upgrade_sql(start: str = "base", end: str = "head") -> str:
     """The SQL that ``alembic upgrade start:end --sql`` would run (for linting)."""
     config = Config(str(project_root() / "alembic.ini"))
     config.attributes["configure_logger"] = False
+    config.attributes["lock_timeout_ms"] = DEFAULT_LOCK_TIMEOUT_MS
     buffer = io.StringIO()
     config.output_buffer = buffer
     with redirect_stdout(buffer):

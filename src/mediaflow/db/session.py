@@ -1,12 +1,13 @@
-"""Engines, the one session scope helper, and translation of driver errors.
+"""One database: its URL, a pooled engine, the one session scope helper, error translation.
 
-``database_url()`` is the single place that decides which PostgreSQL mediaflow
-talks to: the configured server, or the embedded one in the data directory.
+``Database`` is what the runtime hands down to everything that reads or writes: no
+module below an edge opens an engine or picks a URL itself. ``resolve_url`` is the
+single place that decides which PostgreSQL a configuration means: the configured
+server, or the embedded one in the data directory (started on demand).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,48 +18,37 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from mediaflow.config import Settings, get_settings, normalise_database_url
-from mediaflow.errors import DatabaseError, DatabaseUnavailable, DataDirError
+from mediaflow.config import Settings, normalise_database_url
+from mediaflow.errors import DatabaseError, DatabaseUnavailable
 
-_engines: dict[str, Engine] = {}
+__all__ = [
+    "Database",
+    "describe_url",
+    "libpq_url",
+    "resolve_url",
+    "translate_db_errors",
+]
+
+# Starting or joining an embedded server costs a subprocess: once per process and cluster.
 _embedded_urls: dict[Path, str] = {}
-_engines_lock = threading.Lock()
+_embedded_lock = threading.Lock()
 
 
-def ensure_data_dir(settings: Settings) -> Path:
-    """Return the data directory, creating the default one; a configured one must exist."""
-    data_dir = settings.data_dir
-    explicit = "data_dir" in settings.model_fields_set
-    if not data_dir.exists():
-        if explicit:
-            raise DataDirError(
-                f"data directory {data_dir} does not exist",
-                hint="create it, or unset MEDIAFLOW_DATA_DIR to use the default",
-            )
-        data_dir.mkdir(parents=True, exist_ok=True)
-    if not data_dir.is_dir():
-        raise DataDirError(f"data directory {data_dir} is not a directory")
-    if not os.access(data_dir, os.W_OK):
-        raise DataDirError(f"data directory {data_dir} is not writable")
-    return data_dir
+def resolve_url(settings: Settings) -> str:
+    """The SQLAlchemy URL (``postgresql+psycopg://``) of the database ``settings`` mean.
 
-
-def database_url(settings: Settings | None = None) -> str:
-    """The SQLAlchemy URL (``postgresql+psycopg://``) of the database to use.
-
-    Starts the embedded server when no ``MEDIAFLOW_DATABASE_URL`` is set.
+    Starts (or joins) the embedded server when no ``MEDIAFLOW_DATABASE_URL`` is set.
     """
-    settings = settings or get_settings()
     if settings.database_url is not None:
         return settings.database_url
     pgdata = settings.pgdata_dir
-    # starting or joining the embedded server costs a subprocess: once per process
-    url = _embedded_urls.get(pgdata)
-    if url is None:
-        from mediaflow.db.embedded import embedded_url
+    with _embedded_lock:
+        url = _embedded_urls.get(pgdata)
+        if url is None:
+            from mediaflow.db.embedded import embedded_url
 
-        ensure_data_dir(settings)
-        url = _embedded_urls[pgdata] = normalise_database_url(embedded_url(pgdata))
+            settings.ensure_data_dir()
+            url = _embedded_urls[pgdata] = normalise_database_url(embedded_url(pgdata))
     return url
 
 
@@ -75,36 +65,16 @@ def describe_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """One pooled engine per URL for the life of the process."""
-    url = url or database_url()
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = sa.create_engine(
-                url,
-                pool_pre_ping=True,
-                connect_args={"connect_timeout": 10, "application_name": "mediaflow"},
-            )
-            _engines[url] = engine
-        return engine
-
-
-def dispose_engines() -> None:
-    """Close every pooled connection (tests, forks, shutdown)."""
-    with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
-
-
 def _reason(exc: sa_exc.DBAPIError) -> str:
     return str(exc.orig or exc).strip().splitlines()[0]
 
 
 @contextmanager
-def translate_db_errors(url: str | None = None) -> Iterator[None]:
-    """Turn driver errors into mediaflow errors with a one-line message."""
+def translate_db_errors(url: str | None) -> Iterator[None]:
+    """Turn driver errors into mediaflow errors with a one-line message.
+
+    This is the one place where SQLAlchemy/psycopg errors become the project's errors.
+    """
     try:
         yield
     except sa_exc.DBAPIError as exc:
@@ -123,13 +93,62 @@ def translate_db_errors(url: str | None = None) -> Iterator[None]:
         raise DatabaseError(f"database error: {_reason(exc)}") from exc
 
 
-@contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on error.
+class Database:
+    """One PostgreSQL database: a pooled engine and short transactions on it.
 
-    Keep it short: no model or HTTP call inside.
+    The engine is created on first use, so building a ``Database`` costs nothing.
     """
-    engine = get_engine(url)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    with translate_db_errors(url), factory() as session, session.begin():
-        yield session
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_database_url(url)
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Database({describe_url(self.url)!r})"
+
+    @property
+    def engine(self) -> Engine:
+        """The pooled engine of this database (created once)."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = sa.create_engine(
+                        self.url,
+                        pool_pre_ping=True,
+                        connect_args={"connect_timeout": 10, "application_name": "mediaflow"},
+                    )
+                    self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error.
+
+        Keep it short: no model or HTTP call inside.
+        """
+        self.engine  # noqa: B018 - creates the engine and the session factory once
+        assert self._sessions is not None
+        with translate_db_errors(self.url), self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A plain connection (autobegin; the caller commits) with errors translated."""
+        with translate_db_errors(self.url), self.engine.connect() as connection:
+            yield connection
+
+    def libpq_url(self) -> str:
+        """This database's URL as libpq understands it."""
+        return libpq_url(self.url)
+
+    def describe(self) -> str:
+        """The URL with its password hidden."""
+        return describe_url(self.url)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (shutdown, forks, before dropping the database)."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from mediaflow.db import migrate
 from mediaflow.db.catalog import Snapshot, diff_snapshots, take_snapshot
-from mediaflow.db.session import database_url, translate_db_errors
+from mediaflow.db.session import translate_db_errors
 
 
 @dataclass
@@ -63,9 +63,8 @@ def live_snapshot(url: str) -> Snapshot:
         engine.dispose()
 
 
-def check(url: str | None = None) -> VerifyReport:
+def check(url: str) -> VerifyReport:
     """Compare the live database with the snapshot of its recorded alembic revision."""
-    url = url or database_url()
     actual = live_snapshot(url)
     revision = actual["alembic_version"]
     known = migrate.revisions_in_order()
@@ -111,13 +110,12 @@ def scratch_database(url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def round_trip(url: str | None = None) -> VerifyReport:
+def round_trip(url: str) -> VerifyReport:
     """On a scratch database: upgrade step by step, downgrade step by step, upgrade again.
 
     Every step's schema is compared with its expected snapshot, and the schema after
     the second upgrade with the one after the first.
     """
-    url = url or database_url()
     revisions = migrate.revisions_in_order()
     report = VerifyReport(revision=revisions[-1])
 
@@ -141,9 +139,8 @@ def round_trip(url: str | None = None) -> VerifyReport:
     return report
 
 
-def write_snapshots(url: str | None = None) -> list[Path]:
+def write_snapshots(url: str) -> list[Path]:
     """Rebuild every expected snapshot from real upgrades on a scratch database."""
-    url = url or database_url()
     written: list[Path] = []
     snapshots_dir().mkdir(parents=True, exist_ok=True)
     with scratch_database(url) as scratch:

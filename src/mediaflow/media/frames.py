@@ -37,14 +37,16 @@ from PIL import Image, ImageOps
 from mediaflow.db.enums import MediaType
 from mediaflow.errors import InvalidInput
 from mediaflow.media.detect import ffmpeg_reason, media_streams, open_container
-from mediaflow.providers.base import Frame
+from mediaflow.media.types import Frame, RGBImage
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
     "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_SIDE",
     "DEFAULT_SCENE_THRESHOLD",
+    "Frame",
     "extract_frames",
+    "load_image_frame",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,6 @@ DEFAULT_KEYFRAMES_ONLY_AFTER_S = 600.0
 # Two cuts closer than this are one (flashes, fades): keep only the first.
 _MIN_SCENE_GAP_S = 0.5
 _THUMB_SIZE = (64, 36)
-
-RGBImage = npt.NDArray[np.uint8]
 
 
 @dataclass
@@ -108,7 +108,7 @@ def extract_frames(
     if media_type is MediaType.AUDIO:
         return []
     if media_type is MediaType.IMAGE:
-        return [Frame(index=0, timestamp_s=0.0, image=_load_image(Path(path), max_side))]
+        return [load_image_frame(path, max_side=max_side)]
     if media_type is not MediaType.VIDEO:
         raise InvalidInput(f"cannot extract frames from media of type {media_type.value}")
     return _extract_video_frames(
@@ -122,6 +122,13 @@ def extract_frames(
 
 
 # ----------------------------------------------------------------------------- images
+
+
+def load_image_frame(
+    path: str | os.PathLike[str], *, max_side: int | None = DEFAULT_MAX_SIDE
+) -> Frame:
+    """An image file as one frame (index 0 at 0.0 s), as ``extract_frames`` reads it."""
+    return Frame(index=0, timestamp_s=0.0, image=_load_image(Path(path), max_side))
 
 
 def _load_image(path: Path, max_side: int | None) -> RGBImage:

@@ -1,16 +1,17 @@
-"""The processing_log writer: one row per event of one stage of one file.
+"""The processing_log: one row per event of one stage of one file.
 
-``log_event`` adds a row to a session the caller already has (so that it commits or
-rolls back with the caller's own writes). ``stage_timer`` wraps a whole step: it
-writes ``started``, times the step, and writes ``completed`` or ``failed``, each row
-in its own short transaction, so that the log survives a failure of the step.
+``LogEvent`` is one row as a value. ``add_event`` puts it in a session the caller
+already has (so that it commits or rolls back with the caller's own writes).
+``stage_timer`` wraps a whole step: it writes ``started``, times the step, and writes
+``completed`` or ``failed``, each through a writer that commits on its own (the
+pipeline's ``Records.log``), so the log survives a failure of the step.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,43 +20,42 @@ from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import ProcessingLog
-from mediaflow.db.session import session_scope
 from mediaflow.errors import MediaflowError
 
-__all__ = ["StageStep", "error_message", "log_event", "log_now", "stage_timer"]
+__all__ = ["LogEvent", "LogWriter", "StageStep", "add_event", "error_message", "stage_timer"]
 
 
-def log_event(
-    session: Session,
-    *,
-    job_id: uuid.UUID,
-    media_file_id: uuid.UUID | None,
-    stage: ProcessingStage,
-    status: ProcessingLogStatus,
-    attempt: int = 1,
-    message: str | None = None,
-    details: dict[str, Any] | None = None,
-    duration_ms: int | None = None,
-) -> ProcessingLog:
-    """Add one processing_log row to ``session`` and return it (the caller commits)."""
+@dataclass(frozen=True)
+class LogEvent:
+    """One processing_log row, before it is written."""
+
+    job_id: uuid.UUID
+    media_file_id: uuid.UUID | None
+    stage: ProcessingStage
+    status: ProcessingLogStatus
+    attempt: int = 1
+    message: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    duration_ms: int | None = None
+
+
+LogWriter = Callable[[LogEvent], None]
+
+
+def add_event(session: Session, event: LogEvent) -> ProcessingLog:
+    """Add ``event`` as a processing_log row to ``session`` (the caller commits)."""
     row = ProcessingLog(
-        job_id=job_id,
-        media_file_id=media_file_id,
-        stage=stage,
-        status=status,
-        attempt=attempt,
-        message=message,
-        details=dict(details) if details else {},
-        duration_ms=duration_ms,
+        job_id=event.job_id,
+        media_file_id=event.media_file_id,
+        stage=event.stage,
+        status=event.status,
+        attempt=event.attempt,
+        message=event.message,
+        details=dict(event.details),
+        duration_ms=event.duration_ms,
     )
     session.add(row)
     return row
-
-
-def log_now(url: str | None, **fields: Any) -> None:
-    """Write one ``log_event`` row in its own short transaction (it outlives the step)."""
-    with session_scope(url) as session:
-        log_event(session, **fields)
 
 
 def error_message(exc: BaseException) -> str:
@@ -87,7 +87,7 @@ def _elapsed_ms(started: float) -> int:
 
 @contextmanager
 def stage_timer(
-    url: str | None,
+    write: LogWriter,
     job_id: uuid.UUID,
     media_file_id: uuid.UUID | None,
     stage: ProcessingStage,
@@ -102,48 +102,35 @@ def stage_timer(
     duration is written, and the exception is re-raised unchanged.
     """
     step = StageStep(job_id=job_id, media_file_id=media_file_id, stage=stage, attempt=attempt)
-    log_now(
-        url,
-        job_id=job_id,
-        media_file_id=media_file_id,
-        stage=stage,
-        status=ProcessingLogStatus.STARTED,
-        attempt=attempt,
-    )
+    write(LogEvent(job_id, media_file_id, stage, ProcessingLogStatus.STARTED, attempt=attempt))
     started = time.perf_counter()
     try:
         yield step
     except Exception as exc:
-        duration_ms = _elapsed_ms(started)
         details = {**step.details, "error_type": type(exc).__name__}
         if isinstance(exc, MediaflowError):
             details["error_code"] = exc.code
+        failed = LogEvent(
+            job_id, media_file_id, stage, ProcessingLogStatus.FAILED, attempt=step.attempt,
+            message=error_message(exc), details=details, duration_ms=_elapsed_ms(started),
+        )  # fmt: skip
         try:
-            log_now(
-                url,
-                job_id=job_id,
-                media_file_id=media_file_id,
-                stage=stage,
-                status=ProcessingLogStatus.FAILED,
-                attempt=step.attempt,
-                message=error_message(exc),
-                details=details,
-                duration_ms=duration_ms,
-            )
+            write(failed)
         except Exception as log_exc:
             # The step's own error is the one that matters to the caller; losing the
             # log row (database gone, details not JSON) must not replace it, only be
             # noted on it.
             exc.add_note(f"processing_log: could not record the failure: {log_exc}")
         raise
-    log_now(
-        url,
-        job_id=job_id,
-        media_file_id=media_file_id,
-        stage=stage,
-        status=ProcessingLogStatus.COMPLETED,
-        attempt=step.attempt,
-        message=step.message,
-        details=step.details,
-        duration_ms=_elapsed_ms(started),
+    write(
+        LogEvent(
+            job_id,
+            media_file_id,
+            stage,
+            ProcessingLogStatus.COMPLETED,
+            attempt=step.attempt,
+            message=step.message,
+            details=step.details,
+            duration_ms=_elapsed_ms(started),
+        )
     )

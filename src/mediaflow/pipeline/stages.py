@@ -3,7 +3,9 @@
 validation -> metadata -> audio_extraction -> frame_extraction -> transcription
 -> analysis -> finalize. A file that fails validation or metadata fails alone (its
 media_file row says why); a provider that fails is logged and the other providers
-still run. No database transaction is held open while a model or decoder works.
+still run; a provider that needs what the file lacks (audio, frames) is skipped.
+Everything is written through ``Records``: no transaction is held open while a
+model or decoder works.
 """
 
 from __future__ import annotations
@@ -11,16 +13,13 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -29,81 +28,57 @@ from tenacity import (
     wait_exponential,
 )
 
-from mediaflow.config import get_settings
-from mediaflow.db.enums import (
-    AnalysisProvider,
-    MediaFileStatus,
-    MediaType,
-    ProcessingLogStatus,
-    ProcessingStage,
-    TranscriptionProvider,
-)
-from mediaflow.db.models import MediaFile
-from mediaflow.db.session import session_scope
+from mediaflow.config import Settings
+from mediaflow.db.enums import MediaFileStatus, MediaType, ProcessingLogStatus, ProcessingStage
 from mediaflow.errors import NotFound, TransientProviderError
 from mediaflow.media.audio import extract_audio
 from mediaflow.media.frames import extract_frames
 from mediaflow.media.probe import probe
-from mediaflow.pipeline.log import StageStep, error_message, log_event, log_now, stage_timer
-from mediaflow.pipeline.results import save_analysis, save_transcription
-from mediaflow.providers import registry
-from mediaflow.providers.base import AnalysisOutput, MediaInput, TranscriptOutput
+from mediaflow.media.types import Frame
+from mediaflow.pipeline.log import LogEvent, StageStep, error_message, stage_timer
+from mediaflow.pipeline.records import ClaimedFile, DatabaseRecords, FileOutcome, Records
+from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
+from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
+from mediaflow.runtime import Runtime
 from mediaflow.storage import ContentStore
 
-# Transient provider errors (timeouts, 429, 5xx) are retried with backoff; how many
-# attempts and the longest wait come from the settings (provider_retry_attempts,
-# provider_retry_max_wait_s) so that tests and impatient users can shorten them.
+__all__ = ["FileOutcome", "Pipeline", "StageCallback", "with_retries"]
 
 StageCallback = Callable[[ProcessingStage], None]
 Timer = Callable[[ProcessingStage], AbstractContextManager[StageStep]]
 T = TypeVar("T")
 
 
-@dataclass
-class FileOutcome:
-    """What processing one media file produced."""
+def with_retries(
+    call: Callable[[], T],
+    on_retry: Callable[[int, BaseException], None],
+    *,
+    attempts: int,
+    max_wait_s: float,
+) -> T:
+    """Call, retrying transient provider errors with exponential backoff.
 
-    media_file_id: uuid.UUID
-    status: MediaFileStatus
-    error: str | None = None
-    transcriptions: int = 0
-    results: int = 0
-    provider_failures: list[str] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _mark(url: str | None, media_file_id: uuid.UUID, **values: object) -> None:
-    with session_scope(url) as session:
-        session.execute(sa.update(MediaFile).where(MediaFile.id == media_file_id).values(**values))
-
-
-def _with_retries(call: Callable[[], T], on_retry: Callable[[int, BaseException], None]) -> T:
-    """Call, retrying transient provider errors with exponential backoff."""
+    A provider that knows how long to wait (an API's ``Retry-After``) sets
+    ``retry_after_s`` on its error; ``max_wait_s`` still caps it, so a server asking
+    for an hour cannot park a worker for an hour.
+    """
 
     def before_sleep(state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
         on_retry(state.attempt_number, failure or TransientProviderError("retrying"))
 
-    settings = get_settings()
-    max_wait = settings.provider_retry_max_wait_s
-    backoff = wait_exponential(multiplier=0.5, max=max_wait)
+    backoff = wait_exponential(multiplier=0.5, max=max_wait_s)
 
     def wait(state: RetryCallState) -> float:
-        # A provider that knows how long to wait (an API's Retry-After header) sets
-        # ``retry_after_s`` on its error; the cap still applies, so a server asking for
-        # an hour cannot park a worker for an hour.
         failure = state.outcome.exception() if state.outcome else None
         retry_after = getattr(failure, "retry_after_s", None)
         if isinstance(retry_after, int | float) and retry_after >= 0:
-            return min(float(retry_after), max_wait)
+            return min(float(retry_after), max_wait_s)
         return float(backoff(state))
 
     retrying = Retrying(
         retry=retry_if_exception_type(TransientProviderError),
-        stop=stop_after_attempt(settings.provider_retry_attempts),
+        stop=stop_after_attempt(attempts),
         wait=wait,
         reraise=True,
         before_sleep=before_sleep,
@@ -111,237 +86,216 @@ def _with_retries(call: Callable[[], T], on_retry: Callable[[int, BaseException]
     return retrying(call)
 
 
-def process_media_file(
-    media_file_id: uuid.UUID,
-    *,
-    store: ContentStore,
-    transcription_providers: Sequence[str],
-    analysis_providers: Sequence[str],
-    url: str | None = None,
-    on_stage: StageCallback | None = None,
-) -> FileOutcome:
-    """Run every stage on one media file; return its outcome (never raises for bad media)."""
-    notify = on_stage or (lambda stage: None)
-    with session_scope(url) as session:
-        row = session.get(MediaFile, media_file_id)
-        if row is None:
-            raise NotFound(f"media file {media_file_id} does not exist")
-        job_id, storage_key = row.job_id, row.storage_key
-    outcome = FileOutcome(media_file_id=media_file_id, status=MediaFileStatus.PROCESSING)
-    # claimed only if not cancelled meanwhile: a cancel racing a worker's pick wins
-    with session_scope(url) as session:
-        claimed = session.scalar(
-            sa.update(MediaFile)
-            .where(MediaFile.id == media_file_id, MediaFile.status != MediaFileStatus.CANCELLED)
-            .values(status=MediaFileStatus.PROCESSING, started_at=_now(), error=None)
-            .returning(MediaFile.id)
+@dataclass
+class _Run:
+    """One file's trip through the stages: what it is, what to run, how far it got."""
+
+    file: ClaimedFile
+    selection: ProviderSelection
+    outcome: FileOutcome
+    timer: Timer
+
+
+class Pipeline:
+    """Runs the stages of one file at a time with one runtime's parts."""
+
+    def __init__(
+        self,
+        *,
+        records: Records,
+        store: ContentStore,
+        providers: ProviderRegistry,
+        settings: Settings,
+    ) -> None:
+        self.records = records
+        self.store = store
+        self.providers = providers
+        self.settings = settings
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Pipeline:
+        """The pipeline writing to ``runtime``'s database."""
+        return cls(
+            records=DatabaseRecords(runtime.db),
+            store=runtime.store,
+            providers=runtime.providers,
+            settings=runtime.settings,
         )
-    if claimed is None:
-        outcome.status = MediaFileStatus.CANCELLED
+
+    # -- one file -----------------------------------------------------------------------
+
+    def process_file(
+        self,
+        media_file_id: uuid.UUID,
+        selection: ProviderSelection,
+        *,
+        on_stage: StageCallback | None = None,
+    ) -> FileOutcome:
+        """Run every stage on one media file; return its outcome (never raises for bad media).
+
+        ``NotFound`` when there is no such file; a file cancelled meanwhile is left alone.
+        """
+        notify = on_stage or (lambda stage: None)
+        file = self.records.claim(media_file_id)
+        if file is None:
+            return FileOutcome(media_file_id=media_file_id, status=MediaFileStatus.CANCELLED)
+        outcome = FileOutcome(media_file_id=media_file_id, status=MediaFileStatus.PROCESSING)
+
+        def timer(stage: ProcessingStage) -> AbstractContextManager[StageStep]:
+            notify(stage)
+            return stage_timer(self.records.log, file.job_id, media_file_id, stage)
+
+        run = _Run(file, selection, outcome, timer)
+        try:
+            self._stages(run)
+        except Exception as exc:  # a bad file, or a decoder bug on it: this file fails alone
+            outcome.status, outcome.error = MediaFileStatus.FAILED, error_message(exc)
+        else:
+            outcome.status = MediaFileStatus.COMPLETED
+        notify(ProcessingStage.FINALIZE)
+        self.records.finalize(file, outcome)
         return outcome
 
-    def timer(stage: ProcessingStage) -> AbstractContextManager[StageStep]:
-        notify(stage)
-        return stage_timer(url, job_id, media_file_id, stage)
-
-    path = store.path_for(storage_key) if storage_key else None
-    try:
+    def _stages(self, run: _Run) -> None:
+        file, timer = run.file, run.timer
+        path = self.store.path_for(file.storage_key) if file.storage_key else None
         # validation and metadata: a bad file fails here, alone
         with timer(ProcessingStage.VALIDATION) as step:
             if path is None or not path.exists():
-                raise NotFound(f"stored original {storage_key} is missing")
+                raise NotFound(f"stored original of {file.original_name} is missing")
             info = probe(path)
             step.details.update(media_type=info.media_type.value, file_type=info.file_type.value)
         with timer(ProcessingStage.METADATA) as step:
-            _mark(
-                url, media_file_id,
-                mime_type=info.mime_type, media_type=info.media_type, file_type=info.file_type,
-                duration_s=info.duration_s, width=info.width, height=info.height, fps=info.fps,
-                sample_rate=info.sample_rate, channels=info.channels, bit_rate=info.bit_rate,
-                codecs=info.codecs, streams=info.streams,
-            )  # fmt: skip
+            self.records.save_metadata(file.media_file_id, info)
             step.details.update(codecs=info.codecs, duration_s=info.duration_s)
-    except Exception as exc:  # a bad file, or a decoder bug on it: this file fails alone
-        outcome.status, outcome.error = MediaFileStatus.FAILED, error_message(exc)
-        _finalize(url, job_id, outcome, notify)
-        return outcome
 
-    with tempfile.TemporaryDirectory(prefix="mediaflow-") as work:
-        audio_path: Path | None = None
-        frames = []
-        try:
+        with tempfile.TemporaryDirectory(prefix="mediaflow-") as work:
+            audio_path: Path | None = None
+            frames: list[Frame] = []
             if info.media_type in (MediaType.VIDEO, MediaType.AUDIO):
                 with timer(ProcessingStage.AUDIO_EXTRACTION) as step:
                     audio_path = extract_audio(path, Path(work) / "audio.wav")
                     step.details.update(has_audio=audio_path is not None)
             else:
-                _skip(url, job_id, media_file_id, ProcessingStage.AUDIO_EXTRACTION, "no audio")
+                self._skip(run, ProcessingStage.AUDIO_EXTRACTION, "no audio")
             if info.media_type in (MediaType.VIDEO, MediaType.IMAGE):
                 with timer(ProcessingStage.FRAME_EXTRACTION) as step:
                     frames = extract_frames(path, info.media_type)
                     step.details.update(frames=len(frames))
             else:
-                _skip(url, job_id, media_file_id, ProcessingStage.FRAME_EXTRACTION, "no video")
-        except Exception as exc:  # this file fails alone
-            outcome.status, outcome.error = MediaFileStatus.FAILED, error_message(exc)
-            _finalize(url, job_id, outcome, notify)
-            return outcome
+                self._skip(run, ProcessingStage.FRAME_EXTRACTION, "no video")
 
-        media = MediaInput(
-            path=path, media_type=info.media_type, frames=frames,
-            audio_path=audio_path, duration_s=info.duration_s,
-        )  # fmt: skip
-        _run_transcription(
-            url, job_id, media, transcription_providers, outcome=outcome, timer=timer
-        )
-        _run_analysis(url, job_id, media, analysis_providers, outcome=outcome, timer=timer)
-
-    outcome.status = MediaFileStatus.COMPLETED
-    _finalize(url, job_id, outcome, notify)
-    return outcome
-
-
-def _skip(
-    url: str | None, job_id: uuid.UUID, media_file_id: uuid.UUID, stage: ProcessingStage, why: str
-) -> None:
-    log_now(
-        url, job_id=job_id, media_file_id=media_file_id, stage=stage,
-        status=ProcessingLogStatus.SKIPPED, message=why,
-    )  # fmt: skip
-
-
-def _retry_logger(
-    url: str | None, step: StageStep, provider: str
-) -> Callable[[int, BaseException], None]:  # fmt: skip
-    job_id, media_file_id, stage = step.job_id, step.media_file_id, step.stage
-
-    def log(attempt: int, exc: BaseException) -> None:
-        step.attempt = attempt + 1  # the completed/failed row then says which attempt ended it
-        log_now(
-            url, job_id=job_id, media_file_id=media_file_id, stage=stage,
-            status=ProcessingLogStatus.RETRYING, attempt=attempt, message=str(exc),
-            details={"provider": provider},
-        )  # fmt: skip
-
-    return log
-
-
-def _call_provider(
-    stage: ProcessingStage,
-    name: str,
-    call: Callable[[], T],
-    save: Callable[[Session, T, int], dict[str, Any]],
-    *,
-    url: str | None,
-    job_id: uuid.UUID,
-    outcome: FileOutcome,
-    timer: Timer,
-) -> dict[str, Any] | None:
-    """Run one provider under its stage's log row, with retries, and store its output.
-
-    The model runs outside any transaction; ``save`` writes in one short transaction
-    and returns the details for the log row. A provider failure is recorded on the
-    outcome (the file goes on with the other providers) and gives None.
-    """
-    try:
-        with timer(stage) as step:
-            step.details["provider"] = name
-            started = time.perf_counter()
-            output = _with_retries(call, _retry_logger(url, step, name))
-            latency = int((time.perf_counter() - started) * 1000)
-            with session_scope(url) as session:
-                step.details.update(save(session, output, latency))
-            return step.details
-    except Exception as exc:  # a provider's failure (or bug) costs only that provider
-        outcome.provider_failures.append(f"{name}: {error_message(exc)}")
-        return None
-
-
-def _run_transcription(
-    url: str | None, job_id: uuid.UUID, media: MediaInput, names: Sequence[str], *,
-    outcome: FileOutcome, timer: Timer,
-) -> None:  # fmt: skip
-    stage = ProcessingStage.TRANSCRIPTION
-    wanted = [
-        n for n in names if media.media_type in registry.get_transcription_provider(n).accepts
-    ]
-    if media.audio_path is None or not wanted:
-        _skip(url, job_id, outcome.media_file_id, stage, "no audio" if wanted else "no provider")
-        return
-    for name in wanted:
-        provider = registry.get_transcription_provider(name)
-
-        def save(
-            session: Session, output: TranscriptOutput, latency: int, name: str = name
-        ) -> dict[str, Any]:
-            save_transcription(
-                session, job_id=job_id, media_file_id=outcome.media_file_id,
-                provider=TranscriptionProvider(name), output=output, latency_ms=latency,
+            media = MediaInput(
+                path=path, media_type=info.media_type, frames=frames, audio_path=audio_path,
+                duration_s=info.duration_s, name=file.original_name,
             )  # fmt: skip
-            return {"words": len(output.text.split()), "language": output.language}
+            self._run_providers(run, media, ProcessingStage.TRANSCRIPTION)
+            self._run_providers(run, media, ProcessingStage.ANALYSIS)
 
-        done = _call_provider(
-            stage, name, partial(provider.transcribe, media), save,
-            url=url, job_id=job_id, outcome=outcome, timer=timer,
-        )  # fmt: skip
-        if done is not None:
-            outcome.transcriptions += 1
+    # -- providers ----------------------------------------------------------------------
 
-
-def _run_analysis(
-    url: str | None, job_id: uuid.UUID, media: MediaInput, names: Sequence[str], *,
-    outcome: FileOutcome, timer: Timer,
-) -> None:  # fmt: skip
-    stage = ProcessingStage.ANALYSIS
-    wanted = [n for n in names if media.media_type in registry.get_analysis_provider(n).accepts]
-    if not wanted:
-        _skip(url, job_id, outcome.media_file_id, stage, "no provider accepts this media")
-        return
-    for name in wanted:
-        provider = registry.get_analysis_provider(name)
-
-        def save(
-            session: Session, outputs: list[AnalysisOutput], latency: int, name: str = name
-        ) -> dict[str, Any]:
-            for output in outputs:
-                save_analysis(
-                    session, job_id=job_id, media_file_id=outcome.media_file_id,
-                    provider=AnalysisProvider(name), output=output, latency_ms=latency,
-                )  # fmt: skip
-            return {"analysis_types": [o.analysis_type for o in outputs]}
-
-        done = _call_provider(
-            stage, name, partial(provider.analyze, media), save,
-            url=url, job_id=job_id, outcome=outcome, timer=timer,
-        )  # fmt: skip
-        if done is not None:
-            outcome.results += len(done["analysis_types"])
-
-
-def _finalize(
-    url: str | None, job_id: uuid.UUID, outcome: FileOutcome, notify: StageCallback
-) -> None:
-    notify(ProcessingStage.FINALIZE)
-    error = outcome.error
-    if error is None and outcome.provider_failures:
-        error = "; ".join(outcome.provider_failures)
-    with session_scope(url) as session:
-        session.execute(
-            sa.update(MediaFile)
-            .where(MediaFile.id == outcome.media_file_id)
-            .values(status=outcome.status, error=error, finished_at=_now())
+    def _skip(self, run: _Run, stage: ProcessingStage, why: str, **details: object) -> None:
+        self.records.log(
+            LogEvent(
+                run.file.job_id,
+                run.file.media_file_id,
+                stage,
+                ProcessingLogStatus.SKIPPED,
+                message=why,
+                details=dict(details),
+            )
         )
-        log_event(
-            session, job_id=job_id, media_file_id=outcome.media_file_id,
-            stage=ProcessingStage.FINALIZE,
-            status=(
-                ProcessingLogStatus.FAILED
-                if outcome.status is MediaFileStatus.FAILED
-                else ProcessingLogStatus.COMPLETED
-            ),
-            message=error,
-            details={
-                "status": outcome.status.value, "transcriptions": outcome.transcriptions,
-                "results": outcome.results, "provider_failures": outcome.provider_failures,
-            },
-        )  # fmt: skip
+
+    def _run_providers(self, run: _Run, media: MediaInput, stage: ProcessingStage) -> None:
+        kind: ProviderKind = (
+            "transcription" if stage is ProcessingStage.TRANSCRIPTION else "analysis"
+        )
+        providers = [self.providers.get(kind, name) for name in run.selection.of(kind)]
+        wanted = [p for p in providers if media.media_type in p.accepts]
+        if not wanted:
+            self._skip(run, stage, "no provider accepts this media")
+            return
+        runnable = [p for p in wanted if _lacks(p, media) is None]
+        if not runnable:
+            # one reason for the whole stage: every provider lacks the same input
+            self._skip(run, stage, _lacks(wanted[0], media) or "nothing to analyze")
+            return
+        for provider in wanted:
+            missing = _lacks(provider, media)
+            if missing is not None:
+                self._skip(run, stage, missing, provider=provider.name)
+                continue
+            self._call(run, stage, provider, media)
+
+    def _call(
+        self, run: _Run, stage: ProcessingStage, provider: Provider, media: MediaInput
+    ) -> None:
+        """Run one provider under its stage's log row, with retries, and store its output.
+
+        The model runs outside any transaction; a provider's failure (or bug) is
+        recorded on the outcome and costs only that provider.
+        """
+        name, file, outcome = provider.name, run.file, run.outcome
+        try:
+            with run.timer(stage) as step:
+                step.details["provider"] = name
+                started = time.perf_counter()
+                if isinstance(provider, Transcriber):
+                    transcript = self._retrying(step, name, partial(provider.transcribe, media))
+                    latency = _ms_since(started)
+                    self.records.save_transcription(file, name, transcript, latency)
+                    step.details.update(
+                        words=len(transcript.text.split()), language=transcript.language
+                    )
+                    outcome.transcriptions += 1
+                else:
+                    assert isinstance(provider, Analyzer)
+                    outputs = self._retrying(step, name, partial(provider.analyze, media))
+                    latency = _ms_since(started)
+                    self.records.save_analysis(file, name, outputs, latency)
+                    step.details["analysis_types"] = [o.analysis_type for o in outputs]
+                    outcome.results += len(outputs)
+        except Exception as exc:
+            outcome.provider_failures.append(f"{name}: {error_message(exc)}")
+
+    def _retrying(self, step: StageStep, provider: str, call: Callable[[], T]) -> T:
+        def on_retry(attempt: int, exc: BaseException) -> None:
+            step.attempt = attempt + 1  # the completed/failed row then says which attempt ended it
+            self.records.log(
+                LogEvent(
+                    step.job_id,
+                    step.media_file_id,
+                    step.stage,
+                    ProcessingLogStatus.RETRYING,
+                    attempt=attempt,
+                    message=str(exc),
+                    details={"provider": provider},
+                )
+            )
+
+        return with_retries(
+            call,
+            on_retry,
+            attempts=self.settings.provider_retry_attempts,
+            max_wait_s=self.settings.provider_retry_max_wait_s,
+        )
+
+
+def _lacks(provider: Provider, media: MediaInput) -> str | None:
+    """What ``provider`` needs and ``media`` does not have (None: nothing lacks)."""
+    if isinstance(provider, Transcriber) or (
+        isinstance(provider, Analyzer) and provider.uses == "audio"
+    ):
+        return "no audio" if media.audio_path is None else None
+    if (
+        isinstance(provider, Analyzer)
+        and provider.uses == "frames"
+        and not media.frames
+        and media.media_type is not MediaType.IMAGE
+    ):
+        return "no frames"
+    return None
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

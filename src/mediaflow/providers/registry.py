@@ -1,87 +1,78 @@
-"""One registry by name for each provider kind (transcription, analysis).
+"""The one provider registry: both kinds, by name, built per runtime.
 
-Providers are registered *lazily*: the registry maps a provider name (a value of the
-``TranscriptionProvider`` / ``AnalysisProvider`` enum, so it can be stored in the
-database as is) to an import path ``"module:Class"``. A provider's module (and the
-SDK or model runtime it pulls in) is imported only when that provider is first
-asked for, so ``mediaflow --help`` does not pay for ONNX Runtime or CTranslate2.
+A provider is registered *lazily* as ``(kind, name) -> "module:Class"``; its module
+(and the SDK or model runtime it pulls in) is imported only when it is first asked
+for, so ``mediaflow --help`` does not pay for ONNX Runtime or CTranslate2. The name
+is a value of the ``TranscriptionProvider`` / ``AnalysisProvider`` enum, so it can be
+stored in the database as is. A name may exist in both kinds (``openai``); a request
+that names it means both, ``kind:name`` (``analysis:openai``) means one.
 
-Instances are cached, one per name, and creating them is thread-safe. Loading a
-provider's model is a separate, later step done by ``LazyModel`` (also here): the
-first ``transcribe``/``analyze`` call loads it once under a lock, every later call
-(from any thread) reuses it, in the way immich and pixeltable cache their models.
+Instances are built once per registry with the registry's settings, under a lock.
+Models load later, on first use (``Provider.load``), and an idle model can be
+unloaded (``unload_idle``), as immich does.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar, cast
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import cast, get_args
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, TranscriptionProvider
 from mediaflow.errors import InvalidInput, ProviderError, ProviderUnavailable
-from mediaflow.providers.base import (
-    AnalysisProviderProtocol,
-    Availability,
-    TranscriptionProviderProtocol,
-)
+from mediaflow.providers.base import Analyzer, Provider, ProviderKind, Transcriber
 
 __all__ = [
-    "LazyModel",
+    "BUILTIN_PROVIDERS",
     "ProviderInfo",
-    "ProviderKind",
-    "analysis_providers",
-    "clear_provider_cache",
-    "default_analysis_providers",
-    "default_transcription_providers",
-    "get_analysis_provider",
-    "get_transcription_provider",
-    "list_providers",
-    "provider_info",
-    "register_analysis_provider",
-    "register_transcription_provider",
-    "transcription_providers",
+    "ProviderRegistry",
+    "ProviderSelection",
+    "split_names",
 ]
 
-ProviderKind = Literal["transcription", "analysis"]
+KINDS: tuple[ProviderKind, ...] = get_args(ProviderKind)
 
-# name -> "module:Class". Cloud providers (needs_key) are listed too but never among
-# the defaults (default_*_providers skips them): a job gets one only by naming it.
-_TRANSCRIPTION: dict[str, str] = {
-    TranscriptionProvider.FASTER_WHISPER.value: (
+# Cloud providers (needs_key) are listed too but never among the defaults: a job gets
+# one only by naming it.
+BUILTIN_PROVIDERS: dict[tuple[ProviderKind, str], str] = {
+    ("transcription", TranscriptionProvider.FASTER_WHISPER.value): (
         "mediaflow.providers.transcription.faster_whisper:FasterWhisperProvider"
     ),
-    TranscriptionProvider.OPENAI.value: (
+    ("transcription", TranscriptionProvider.OPENAI.value): (
         "mediaflow.providers.transcription.openai:OpenAITranscriptionProvider"
     ),
-}
-_ANALYSIS: dict[str, str] = {
-    AnalysisProvider.RAPIDOCR.value: "mediaflow.providers.analysis.ocr:RapidOCRProvider",
-    AnalysisProvider.OPENCV_HAAR.value: "mediaflow.providers.analysis.faces:HaarFaceProvider",
-    AnalysisProvider.OPENNSFW.value: "mediaflow.providers.analysis.moderation:OpenNSFWProvider",
-    AnalysisProvider.SCENEDETECT.value: "mediaflow.providers.analysis.scenes:SceneDetectProvider",
-    AnalysisProvider.IMAGE_FEATURES.value: (
+    ("analysis", AnalysisProvider.RAPIDOCR.value): (
+        "mediaflow.providers.analysis.ocr:RapidOCRProvider"
+    ),
+    ("analysis", AnalysisProvider.OPENCV_HAAR.value): (
+        "mediaflow.providers.analysis.faces:HaarFaceProvider"
+    ),
+    ("analysis", AnalysisProvider.OPENNSFW.value): (
+        "mediaflow.providers.analysis.moderation:OpenNSFWProvider"
+    ),
+    ("analysis", AnalysisProvider.SCENEDETECT.value): (
+        "mediaflow.providers.analysis.scenes:SceneDetectProvider"
+    ),
+    ("analysis", AnalysisProvider.IMAGE_FEATURES.value): (
         "mediaflow.providers.analysis.image_features:ImageFeaturesProvider"
     ),
-    AnalysisProvider.AUDIO_FEATURES.value: (
+    ("analysis", AnalysisProvider.AUDIO_FEATURES.value): (
         "mediaflow.providers.analysis.audio_features:AudioFeaturesProvider"
     ),
 }
 
-# One lock for the registry tables and the instance caches: creating an instance is
-# cheap (no model is loaded in a constructor), so holding it while importing is fine
-# and guarantees exactly one instance per name even when threads race.
-_lock = threading.RLock()
-_transcription_instances: dict[str, TranscriptionProviderProtocol] = {}
-_analysis_instances: dict[str, AnalysisProviderProtocol] = {}
+_SCHEMA_NAMES: dict[ProviderKind, type[TranscriptionProvider] | type[AnalysisProvider]] = {
+    "transcription": TranscriptionProvider,
+    "analysis": AnalysisProvider,
+}
 
 
 @dataclass(frozen=True)
 class ProviderInfo:
-    """What ``list_providers`` reports about one provider."""
+    """What the registry reports about one provider."""
 
     kind: ProviderKind
     name: str
@@ -92,223 +83,220 @@ class ProviderInfo:
     reason: str  # why it is unavailable (empty when available)
 
 
-# ----------------------------------------------------------------------------- models
+@dataclass
+class ProviderSelection:
+    """Which providers a job runs, split by kind."""
 
-T = TypeVar("T")
-
-
-class LazyModel(Generic[T]):
-    """A model loaded on first use, exactly once, under a lock; later calls reuse it.
-
-    ``loader`` runs at most once successfully. A failing load is not cached, so a
-    fixed environment (a model file put back) works without a restart; its error
-    is raised as ``ProviderUnavailable`` because a model that cannot load means the
-    provider cannot run here.
-    """
-
-    def __init__(self, loader: Callable[[], T], description: str) -> None:
-        self._loader = loader
-        self._description = description
-        self._lock = threading.Lock()
-        self._value: T | None = None
-        self._loaded = False
-        self.load_seconds: float | None = None
+    transcription: list[str] = field(default_factory=list)
+    analysis: list[str] = field(default_factory=list)
 
     @property
-    def loaded(self) -> bool:
-        """True once the model has been loaded."""
-        return self._loaded
+    def names(self) -> list[str]:
+        """All names, transcription first (a name of both kinds once per kind)."""
+        return [*self.transcription, *self.analysis]
 
-    def get(self) -> T:
-        """Return the model, loading it first if needed (thread-safe, idempotent)."""
-        if self._loaded:  # fast path without the lock once loaded
-            return cast(T, self._value)
+    def of(self, kind: ProviderKind) -> list[str]:
+        """The names of one kind."""
+        return self.transcription if kind == "transcription" else self.analysis
+
+
+def split_names(values: Iterable[str] | str | None) -> list[str] | None:
+    """Provider names from repeated and/or comma-separated values; None: none given.
+
+    Every edge (CLI options, form fields, JSON lists) parses names with this one
+    function. Names keep their first order; repeats are dropped.
+    """
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    names: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise InvalidInput(f"provider names must be strings, not {type(value).__name__}")
+        names += [n.strip() for n in value.split(",") if n.strip()]
+    return list(dict.fromkeys(names)) or None
+
+
+class ProviderRegistry:
+    """Every provider this runtime knows, both kinds, built with the runtime's settings."""
+
+    def __init__(
+        self, settings: Settings, targets: dict[tuple[ProviderKind, str], str] | None = None
+    ) -> None:
+        self.settings = settings
+        self._targets = dict(BUILTIN_PROVIDERS if targets is None else targets)
+        self._instances: dict[tuple[ProviderKind, str], Provider] = {}
+        # Building an instance is cheap (no model is loaded in a constructor), so one
+        # lock held while importing is fine and gives exactly one instance per name.
+        self._lock = threading.RLock()
+
+    # -- registration -------------------------------------------------------------------
+
+    def register(self, kind: ProviderKind, name: str, target: str) -> None:
+        """Register (or replace) a provider: ``name`` -> ``"package.module:Class"``."""
+        module_name, sep, class_name = target.partition(":")
+        if not (module_name and sep and class_name):
+            raise InvalidInput(
+                f"provider target must look like 'package.module:Class', got {target!r}"
+            )
+        if kind not in KINDS:
+            raise InvalidInput(f"unknown provider kind {kind!r}; one of {', '.join(KINDS)}")
+        schema = _SCHEMA_NAMES[kind]
+        # The name is stored in a PostgreSQL enum column: it must be one of its values.
+        if name not in {m.value for m in schema}:
+            allowed = ", ".join(m.value for m in schema)
+            raise InvalidInput(
+                f"{name!r} is not a {kind} provider name of the schema; allowed: {allowed}"
+            )
         with self._lock:
-            if self._loaded:  # another thread loaded it while this one waited
-                return cast(T, self._value)
-            started = time.perf_counter()
-            try:
-                value = self._loader()
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise ProviderUnavailable(
-                    f"could not load {self._description}: {type(exc).__name__}: {exc}"
-                ) from exc
-            self.load_seconds = time.perf_counter() - started
-            self._value = value
-            self._loaded = True
-            return value
+            self._targets[(kind, name)] = target
+            old = self._instances.pop((kind, name), None)
+        if old is not None:
+            old.unload()
 
+    def names(self, kind: ProviderKind | None = None) -> list[str]:
+        """Registered names (of ``kind``, or all kinds), sorted; nothing is imported."""
+        with self._lock:
+            return sorted({n for k, n in self._targets if kind is None or k == kind})
 
-# ----------------------------------------------------------------------------- registry
+    # -- instances ----------------------------------------------------------------------
 
+    def get(self, kind: ProviderKind, name: str) -> Provider:
+        """The (cached) provider ``name`` of ``kind``.
 
-def register_transcription_provider(name: str, target: str) -> None:
-    """Register (or replace) a transcription provider: ``name`` -> ``"module:Class"``."""
-    _check_target(target)
-    key = _enum_value(TranscriptionProvider, name, "transcription")
-    with _lock:
-        _TRANSCRIPTION[key] = target
-        _transcription_instances.pop(key, None)
+        Raises ``InvalidInput`` for an unknown name (the message lists the known ones)
+        and ``ProviderUnavailable`` when its module cannot be imported.
+        """
+        key = (kind, name)
+        with self._lock:
+            instance = self._instances.get(key)
+            if instance is not None:
+                return instance
+            target = self._targets.get(key)
+            if target is None:
+                known = ", ".join(self.names(kind)) or "(none)"
+                raise InvalidInput(f"unknown {kind} provider {name!r}; known: {known}")
+            instance = self._instantiate(target)
+            if instance.kind != kind:
+                raise ProviderUnavailable(f"{target} is not a {kind} provider")
+            self._instances[key] = instance
+            return instance
 
+    def transcriber(self, name: str) -> Transcriber:
+        """The transcription provider ``name``."""
+        return cast(Transcriber, self.get("transcription", name))
 
-def register_analysis_provider(name: str, target: str) -> None:
-    """Register (or replace) an analysis provider: ``name`` -> ``"module:Class"``."""
-    _check_target(target)
-    key = _enum_value(AnalysisProvider, name, "analysis")
-    with _lock:
-        _ANALYSIS[key] = target
-        _analysis_instances.pop(key, None)
+    def analyzer(self, name: str) -> Analyzer:
+        """The analysis provider ``name``."""
+        return cast(Analyzer, self.get("analysis", name))
 
+    def _instantiate(self, target: str) -> Provider:
+        module_name, _, class_name = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            cls = getattr(module, class_name)
+        except (ImportError, AttributeError) as exc:
+            raise ProviderUnavailable(
+                f"cannot import provider {target}: {type(exc).__name__}: {exc}",
+                hint="install the package it needs (pip install 'mediaflow[...]')",
+            ) from exc
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise ProviderUnavailable(f"{target} is not a mediaflow Provider")
+        return cls(self.settings)
 
-def transcription_providers() -> dict[str, str]:
-    """The registered transcription providers: name -> import path (nothing is imported)."""
-    with _lock:
-        return dict(_TRANSCRIPTION)
+    # -- what can run -------------------------------------------------------------------
 
-
-def analysis_providers() -> dict[str, str]:
-    """The registered analysis providers: name -> import path (nothing is imported)."""
-    with _lock:
-        return dict(_ANALYSIS)
-
-
-def get_transcription_provider(name: str) -> TranscriptionProviderProtocol:
-    """The (cached) transcription provider called ``name``.
-
-    Raises ``InvalidInput`` for an unknown name (the message lists the known ones) and
-    ``ProviderUnavailable`` when its module cannot be imported.
-    """
-    with _lock:
-        if name not in _TRANSCRIPTION:
-            raise _unknown("transcription", name, _TRANSCRIPTION)
-        instance = _transcription_instances.get(name)
-        if instance is None:
-            instance = cast(TranscriptionProviderProtocol, _instantiate(_TRANSCRIPTION[name]))
-            _transcription_instances[name] = instance
-        return instance
-
-
-def get_analysis_provider(name: str) -> AnalysisProviderProtocol:
-    """The (cached) analysis provider called ``name``.
-
-    Raises ``InvalidInput`` for an unknown name (the message lists the known ones) and
-    ``ProviderUnavailable`` when its module cannot be imported.
-    """
-    with _lock:
-        if name not in _ANALYSIS:
-            raise _unknown("analysis", name, _ANALYSIS)
-        instance = _analysis_instances.get(name)
-        if instance is None:
-            instance = cast(AnalysisProviderProtocol, _instantiate(_ANALYSIS[name]))
-            _analysis_instances[name] = instance
-        return instance
-
-
-def list_providers(kind: ProviderKind | None = None) -> list[ProviderInfo]:
-    """Every registered provider (of ``kind``, or both kinds) with its availability.
-
-    Checking availability imports each provider's module but loads no model. A
-    provider whose module cannot be imported is listed as unavailable with the
-    import error as the reason.
-    """
-    infos: list[ProviderInfo] = []
-    if kind in (None, "transcription"):
-        for name in sorted(transcription_providers()):
-            infos.append(provider_info("transcription", name))
-    if kind in (None, "analysis"):
-        for name in sorted(analysis_providers()):
-            infos.append(provider_info("analysis", name))
-    return infos
-
-
-def default_transcription_providers() -> list[str]:
-    """Names of the transcription providers used when a job names none: local and available."""
-    return [
-        info.name
-        for info in list_providers("transcription")
-        if info.available and not info.needs_key
-    ]
-
-
-def default_analysis_providers() -> list[str]:
-    """Names of the analysis providers used when a job names none: local and available."""
-    return [
-        info.name for info in list_providers("analysis") if info.available and not info.needs_key
-    ]
-
-
-def clear_provider_cache() -> None:
-    """Forget every cached provider instance (and so its loaded model); for tests and reloads."""
-    with _lock:
-        _transcription_instances.clear()
-        _analysis_instances.clear()
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def provider_info(kind: ProviderKind, name: str) -> ProviderInfo:
-    """One registered provider with its availability (imports its module, loads no model)."""
-    provider: TranscriptionProviderProtocol | AnalysisProviderProtocol
-    try:
-        if kind == "transcription":
-            provider = get_transcription_provider(name)
-        else:
-            provider = get_analysis_provider(name)
-    except ProviderError as exc:
-        return ProviderInfo(kind, name, (), (), False, False, str(exc))
-    try:
+    def info(self, kind: ProviderKind, name: str) -> ProviderInfo:
+        """One provider with its availability (imports its module, loads no model)."""
+        try:
+            provider = self.get(kind, name)
+        except ProviderError as exc:
+            return ProviderInfo(kind, name, (), (), False, False, str(exc))
         availability = provider.availability()
-    except Exception as exc:  # availability() must never raise; report it if one does
-        availability = Availability(False, f"availability check failed: {exc}")
-    analysis_types: tuple[str, ...] = ()
-    if kind == "analysis":
-        analysis_types = tuple(cast(AnalysisProviderProtocol, provider).analysis_types)
-    return ProviderInfo(
-        kind=kind,
-        name=name,
-        accepts=tuple(sorted(str(m) for m in provider.accepts)),
-        analysis_types=analysis_types,
-        needs_key=bool(provider.needs_key),
-        available=availability.available,
-        reason=availability.reason,
-    )
+        analysis_types = provider.analysis_types if isinstance(provider, Analyzer) else ()
+        return ProviderInfo(
+            kind=kind,
+            name=name,
+            accepts=tuple(sorted(str(m) for m in provider.accepts)),
+            analysis_types=tuple(analysis_types),
+            needs_key=bool(provider.needs_key),
+            available=availability.available,
+            reason=availability.reason,
+        )
 
+    def infos(self, kind: ProviderKind | None = None) -> list[ProviderInfo]:
+        """Every registered provider (of ``kind``, or both kinds) with its availability."""
+        kinds = KINDS if kind is None else (kind,)
+        return [self.info(k, name) for k in kinds for name in self.names(k)]
 
-def _instantiate(target: str) -> object:
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ProviderUnavailable(
-            f"cannot import provider {target}: {type(exc).__name__}: {exc}",
-            hint="install the package it needs (pip install 'mediaflow[...]')",
-        ) from exc
-    return cast(object, cls())
+    def defaults(self, kind: ProviderKind) -> list[str]:
+        """The providers a job gets when it names none: local and available here."""
+        return [i.name for i in self.infos(kind) if i.available and not i.needs_key]
 
+    def select(
+        self, names: Sequence[str] | str | None, *, check_available: bool = True
+    ) -> ProviderSelection:
+        """Resolve requested names (split like ``split_names``); none: the defaults.
 
-def _unknown(kind: str, name: str, table: dict[str, str]) -> InvalidInput:
-    known = ", ".join(sorted(table)) or "(none)"
-    return InvalidInput(f"unknown {kind} provider {name!r}; known: {known}")
+        A bare name means every kind it is registered under, ``kind:name`` one kind.
+        Raises ``InvalidInput`` for an unknown name and, with ``check_available`` (when
+        a request names providers), for one that cannot run here (a cloud provider
+        without its key): the request fails before anything is stored. Processing
+        passes False: a provider that became unavailable since fails its own step.
+        """
+        wanted = split_names(names)
+        if not wanted:
+            return ProviderSelection(
+                transcription=self.defaults("transcription"), analysis=self.defaults("analysis")
+            )
+        selection = ProviderSelection()
+        for requested in wanted:
+            for kind, name in self._resolve(requested):
+                if name not in selection.of(kind):
+                    selection.of(kind).append(name)
+                if check_available:
+                    info = self.info(kind, name)
+                    if not info.available:
+                        raise InvalidInput(f"provider {name!r} cannot run here: {info.reason}")
+        return selection
 
+    def _resolve(self, requested: str) -> list[tuple[ProviderKind, str]]:
+        kind_text, sep, name = requested.partition(":")
+        if sep:
+            if kind_text not in KINDS:
+                raise InvalidInput(
+                    f"unknown provider kind {kind_text!r} in {requested!r}",
+                    hint=f"one of {', '.join(KINDS)}",
+                )
+            kinds: tuple[ProviderKind, ...] = (kind_text,)
+        else:
+            kinds, name = KINDS, requested
+        with self._lock:
+            found = [(k, name) for k in kinds if (k, name) in self._targets]
+        if not found:
+            known = ", ".join(self.names())
+            raise InvalidInput(f"unknown provider {requested!r}", hint=f"known: {known}")
+        return found
 
-def _enum_value(
-    enum: type[TranscriptionProvider] | type[AnalysisProvider], name: str, kind: str
-) -> str:
-    # The name is stored in a PostgreSQL enum column: it must be one of its values.
-    try:
-        return str(enum(name).value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in enum)
-        raise InvalidInput(
-            f"{name!r} is not a {kind} provider name of the schema; allowed: {allowed}"
-        ) from None
+    # -- models -------------------------------------------------------------------------
 
+    def loaded(self) -> list[Provider]:
+        """The providers built so far."""
+        with self._lock:
+            return list(self._instances.values())
 
-def _check_target(target: str) -> None:
-    module_name, sep, class_name = target.partition(":")
-    if not (module_name and sep and class_name):
-        raise InvalidInput(f"provider target must look like 'package.module:Class', got {target!r}")
+    def unload_idle(self, max_idle_s: float) -> list[str]:
+        """Unload every model unused for ``max_idle_s`` seconds; return their names."""
+        return [
+            f"{p.kind}:{p.name}"
+            for p in self.loaded()
+            if p.loaded and (p.idle_s() or 0.0) >= max_idle_s and p.unload()
+        ]
+
+    def clear(self) -> None:
+        """Forget every built provider (their models go with them)."""
+        with self._lock:
+            instances, self._instances = list(self._instances.values()), {}
+        for provider in instances:
+            provider.unload()

@@ -6,27 +6,23 @@ the page shows a login form, sends the key to ``POST /session`` and retries; the
 comes back as an HttpOnly, SameSite=Strict cookie, which the <video>/<audio>
 elements send too (they cannot send an Authorization header).
 
-The API owns ``/jobs/{id}``, ``/media/{id}`` and ``/search`` (JSON), so the pages
-other than the job list live under ``/ui``.
+The API owns ``/jobs/{id}``, ``/media/{id}``, ``/search`` (JSON) and ``/session``
+(the login), so the pages other than the job list live under ``/ui``. The web page is
+a client of the API: nothing here reads the database or checks keys.
 """
 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 
-from mediaflow import __version__, keys
-from mediaflow.api.auth import COOKIE
-from mediaflow.errors import InvalidInput
-from mediaflow.media.frames import DEFAULT_MAX_SIDE
+from mediaflow.version import __version__
+from mediaflow.web import TEMPLATE_DIR
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 PAGE_PREFIX = "/ui"
 # Everything comes from this server; no inline script or style can run (the JS puts
 # data into the page as text only, and this is the second line of defence).
@@ -89,63 +85,10 @@ def job_page(request: Request, job_id: uuid.UUID) -> HTMLResponse:
 @router.get(PAGE_PREFIX + "/media/{media_id}", response_class=HTMLResponse)
 def media_page(request: Request, media_id: uuid.UUID) -> HTMLResponse:
     """One media file: player, synced transcript, results with boxes, log, exports."""
-    return _page(
-        request, "media.html", title="Media", media_id=str(media_id), max_side=DEFAULT_MAX_SIDE
-    )
+    return _page(request, "media.html", title="Media", media_id=str(media_id))
 
 
 @router.get(PAGE_PREFIX + "/search", response_class=HTMLResponse)
 def search_page(request: Request) -> HTMLResponse:
     """Search over transcripts and results; hits open the media at their moment."""
     return _page(request, "search.html", title="Search")
-
-
-async def _key_of(request: Request) -> tuple[str, bool]:
-    """The key a login request carries (JSON ``{"key"}`` or a form field) and if it was a form."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            raise InvalidInput("the body is not valid JSON") from None
-        key = body.get("key") if isinstance(body, dict) else None
-        is_form = False
-    else:
-        form = await request.form()
-        key = form.get("key")
-        is_form = True
-    if not isinstance(key, str) or not key.strip():
-        raise InvalidInput("send the API key as 'key' (JSON or form field)")
-    return key.strip(), is_form
-
-
-@router.post("/session", response_model=None)
-async def login(request: Request) -> Response:
-    """Check a key and keep it as the session cookie (HttpOnly, SameSite=Strict).
-
-    A bad key answers 401 in the API's error shape and sets nothing.
-    """
-    key, is_form = await _key_of(request)
-    info = await run_in_threadpool(keys.authenticate, key, url=request.app.state.url)
-    response: Response
-    if is_form:
-        response = RedirectResponse("/", status_code=303)
-    else:
-        response = JSONResponse({"name": info.name, "prefix": info.prefix})
-    response.set_cookie(
-        COOKIE,
-        key,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
-    return response
-
-
-@router.delete("/session", status_code=204, response_model=None)
-def logout() -> Response:
-    """Forget the session cookie."""
-    response = Response(status_code=204)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
-    return response

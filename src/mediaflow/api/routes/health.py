@@ -10,9 +10,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from mediaflow.api.deps import RuntimeDep
 from mediaflow.db import migrate
 from mediaflow.errors import MediaflowError
 from mediaflow.metrics import CONTENT_TYPE, make_registry, render
+from mediaflow.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 metrics_router = APIRouter(tags=["health"])
@@ -30,7 +32,7 @@ class HealthOut(BaseModel):
     message: str | None = None
 
 
-def check_health(url: str) -> HealthOut:
+def check_health(runtime: Runtime) -> HealthOut:
     """Reach the database and compare its alembic revision with the code's head.
 
     ``ok``: reachable and at head; ``degraded``: reachable but at another revision
@@ -39,7 +41,7 @@ def check_health(url: str) -> HealthOut:
     """
     head = migrate.head_revision()
     try:
-        revision = migrate.current(url)
+        revision = migrate.current(runtime.db)  # the embedded server starts here if needed
     except MediaflowError as exc:
         return HealthOut(
             status="unavailable", database="unavailable", revision=None, head=head,
@@ -59,9 +61,9 @@ def check_health(url: str) -> HealthOut:
     summary="Liveness and readiness: database reachable and at the head revision",
     responses={503: {"model": HealthOut, "description": "Database down or not at head"}},
 )
-def healthz(request: Request) -> JSONResponse:
+def healthz(runtime: RuntimeDep) -> JSONResponse:
     """200 when the database answers and is at head, 503 (same shape) otherwise."""
-    health = check_health(request.app.state.url)
+    health = check_health(runtime)
     return JSONResponse(
         health.model_dump(mode="json"),
         status_code=200 if health.status == "ok" else 503,
@@ -76,7 +78,7 @@ def _registry(request: Request) -> CollectorRegistry:
     with _registry_lock:
         registry: CollectorRegistry | None = getattr(state, "metrics_registry", None)
         if registry is None:
-            registry = state.metrics_registry = make_registry(state.url)
+            registry = state.metrics_registry = make_registry(state.runtime.db)
     return registry
 
 

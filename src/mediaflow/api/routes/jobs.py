@@ -1,8 +1,8 @@
 """``/jobs``: create (uploads or server-side paths), list, show, cancel, retry, log, events.
 
-The routes are thin: ``mediaflow.jobs`` does the work (in the thread pool, since it
-talks to PostgreSQL synchronously) and its pydantic models are the response models,
-so the OpenAPI document describes exactly what is answered.
+The routes are thin: ``services.jobs`` does the work (in the thread pool, since it
+talks to PostgreSQL synchronously) and its value types are the response models, so
+the OpenAPI document describes exactly what is answered.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from mediaflow import jobs
+from mediaflow.api.deps import RuntimeDep
 from mediaflow.api.errors import ERROR_RESPONSES
 from mediaflow.api.uploads import (
     UploadBatch,
@@ -27,10 +27,12 @@ from mediaflow.api.uploads import (
     receive_multipart,
     receive_urlencoded,
 )
-from mediaflow.config import Settings
 from mediaflow.db.enums import JobStatus
 from mediaflow.errors import InvalidInput, UnsupportedMedia
 from mediaflow.media.detect import detect
+from mediaflow.runtime import Runtime
+from mediaflow.services import jobs
+from mediaflow.services.schemas import JobDetail, JobPage, LogEntry, LogPage
 
 router = APIRouter(tags=["jobs"])
 
@@ -93,11 +95,6 @@ _CREATE_OPENAPI: dict[str, Any] = {
 }
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _check_uploads(batch: UploadBatch) -> None:
     """Detect each upload from its bytes: anything that is not media refuses the request."""
     for upload in batch.files:
@@ -109,7 +106,7 @@ def _check_uploads(batch: UploadBatch) -> None:
             raise kind(f"{upload.original_name}: {exc.message}", hint=exc.hint) from None
 
 
-def _create_from_json(raw: bytes, request: Request) -> jobs.JobDetail:
+def _create_from_json(raw: bytes, runtime: Runtime) -> JobDetail:
     try:
         body = CreateJobBody.model_validate_json(raw)
     except ValidationError as exc:
@@ -117,53 +114,41 @@ def _create_from_json(raw: bytes, request: Request) -> jobs.JobDetail:
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidInput(f"invalid job request: {problems}") from None
-    settings = _settings(request)
-    providers = jobs.parse_providers(body.providers)
-    real = [jobs.confine(p, settings.allowed_roots) for p in body.paths]
-    paths, names = jobs.expand(real)
-    return jobs.create_job(
-        paths,
-        names=names,
-        name=body.name,
-        providers=providers,
-        options=body.options,
-        store=request.app.state.store,
-        url=request.app.state.url,
+    request = jobs.check_request(
+        runtime, name=body.name, providers=body.providers, options=body.options
     )
+    real = [jobs.confine(p, runtime.settings.allowed_roots) for p in body.paths]
+    paths, names = jobs.expand(real)
+    return jobs.submit_job(runtime, request, paths, names=names)
 
 
-def _create_from_form(batch: UploadBatch, request: Request) -> jobs.JobDetail:
-    settings = _settings(request)
-    providers = jobs.parse_providers(batch.values("providers"))
-    options = jobs.parse_options(batch.value("options"))
+def _create_from_form(batch: UploadBatch, runtime: Runtime) -> JobDetail:
+    request = jobs.check_request(
+        runtime,
+        name=batch.value("name") or None,
+        providers=batch.values("providers"),
+        options=jobs.parse_options(batch.value("options")),
+    )
     given = [p for p in batch.values("paths") if p.strip()]
-    real = [jobs.confine(p, settings.allowed_roots) for p in given]
+    real = [jobs.confine(p, runtime.settings.allowed_roots) for p in given]
     if not batch.files and not real:
         raise InvalidInput("no files uploaded and no paths given")
     _check_uploads(batch)
     paths, names = jobs.expand(real) if real else ([], [])
     paths += [u.path for u in batch.files]
     names += [u.original_name for u in batch.files]
-    return jobs.create_job(
-        paths,
-        names=names,
-        name=batch.value("name") or None,
-        providers=providers,
-        options=options,
-        store=request.app.state.store,
-        url=request.app.state.url,
-    )
+    return jobs.submit_job(runtime, request, paths, names=names)
 
 
 @router.post(
     "/jobs",
     status_code=202,
-    response_model=jobs.JobDetail,
+    response_model=JobDetail,
     responses=_errors(403, 413, 415),
     openapi_extra=_CREATE_OPENAPI,
     summary="Create a job from uploaded files or server-side paths",
 )
-async def create_job(request: Request) -> jobs.JobDetail:
+async def create_job(request: Request, runtime: RuntimeDep) -> JobDetail:
     """Upload files (multipart field ``files``) or name server-side ``paths``; queue the job.
 
     Form fields: ``name``, ``providers`` (comma separated or repeated), ``options`` (a
@@ -172,99 +157,98 @@ async def create_job(request: Request) -> jobs.JobDetail:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         raw = await read_small_body(request)
-        return await run_in_threadpool(_create_from_json, raw, request)
+        return await run_in_threadpool(_create_from_json, raw, runtime)
     if content_type == "application/x-www-form-urlencoded":
         fields = await receive_urlencoded(request)
-        return await run_in_threadpool(_create_from_form, fields, request)
+        return await run_in_threadpool(_create_from_form, fields, runtime)
     if content_type != "multipart/form-data":
         raise UnsupportedMedia(
             f"unsupported request type {content_type or '(none)'!r}",
             hint="send multipart/form-data (uploads) or a form or JSON (paths)",
         )
-    settings = _settings(request)
+    settings = runtime.settings
     batch = await receive_multipart(
         request, limit=settings.upload_max_bytes, temp_root=settings.data_dir / "uploads"
     )
     try:
-        return await run_in_threadpool(_create_from_form, batch, request)
+        return await run_in_threadpool(_create_from_form, batch, runtime)
     finally:
         # the content store has its own copies by now (or nothing was stored at all)
         batch.discard()
 
 
-@router.get("/jobs", response_model=jobs.JobPage, summary="List jobs, newest first")
+@router.get("/jobs", response_model=JobPage, summary="List jobs, newest first")
 async def list_jobs(
-    request: Request,
+    runtime: RuntimeDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-) -> jobs.JobPage:
+) -> JobPage:
     """A page of jobs with their file counts."""
     return await run_in_threadpool(
-        lambda: jobs.list_jobs(status=status, limit=limit, offset=offset, url=request.app.state.url)
+        lambda: jobs.list_jobs(runtime, status=status, limit=limit, offset=offset)
     )
 
 
-@router.get("/jobs/{job_id}", response_model=jobs.JobDetail, summary="One job and its files")
-async def get_job(job_id: uuid.UUID, request: Request) -> jobs.JobDetail:
+@router.get("/jobs/{job_id}", response_model=JobDetail, summary="One job and its files")
+async def get_job(job_id: uuid.UUID, runtime: RuntimeDep) -> JobDetail:
     """The job, its counts, and each file's status, latest stage and progress."""
-    return await run_in_threadpool(jobs.get_job, job_id, url=request.app.state.url)
+    return await run_in_threadpool(jobs.get_job, runtime, job_id)
 
 
 @router.post(
     "/jobs/{job_id}/cancel",
-    response_model=jobs.JobDetail,
+    response_model=JobDetail,
     responses=_errors(409),
     summary="Cancel a job",
 )
-async def cancel_job(job_id: uuid.UUID, request: Request) -> jobs.JobDetail:
+async def cancel_job(job_id: uuid.UUID, runtime: RuntimeDep) -> JobDetail:
     """Waiting files are cancelled (their queued tasks too); a file being processed finishes."""
-    return await run_in_threadpool(jobs.cancel_job, job_id, url=request.app.state.url)
+    return await run_in_threadpool(jobs.cancel_job, runtime, job_id)
 
 
 @router.post(
     "/jobs/{job_id}/retry",
-    response_model=jobs.JobDetail,
+    response_model=JobDetail,
     responses=_errors(409),
     summary="Queue a job's failed files again",
 )
-async def retry_job(job_id: uuid.UUID, request: Request) -> jobs.JobDetail:
+async def retry_job(job_id: uuid.UUID, runtime: RuntimeDep) -> JobDetail:
     """Failed files go back to pending and are queued again; 409 when none failed."""
-    return await run_in_threadpool(jobs.retry_job, job_id, url=request.app.state.url)
+    return await run_in_threadpool(jobs.retry_job, runtime, job_id)
 
 
-@router.get("/jobs/{job_id}/log", response_model=jobs.LogPage, summary="A job's processing log")
+@router.get("/jobs/{job_id}/log", response_model=LogPage, summary="A job's processing log")
 async def job_log(
     job_id: uuid.UUID,
-    request: Request,
+    runtime: RuntimeDep,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Only rows with a larger id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> jobs.LogPage:
+) -> LogPage:
     """processing_log rows of the job, oldest first."""
-    return await run_in_threadpool(
-        jobs.job_log, job_id, after=after, limit=limit, url=request.app.state.url
-    )
+    return await run_in_threadpool(jobs.job_log, runtime, job_id, after=after, limit=limit)
 
 
-def _poll(job_id: uuid.UUID, after: int, url: str) -> tuple[jobs.JobDetail, list[jobs.LogEntry]]:
+def _poll(runtime: Runtime, job_id: uuid.UUID, after: int) -> tuple[JobDetail, list[LogEntry]]:
     # the log first: a row written between the two reads then shows up next time, and
     # the job state sent is never older than the log rows sent with it
-    rows: list[jobs.LogEntry] = []
+    rows: list[LogEntry] = []
     while True:
-        page = jobs.job_log(job_id, after=after, limit=500, url=url)
+        page = jobs.job_log(runtime, job_id, after=after, limit=500)
         rows += page.items
         if page.next_after is None:
             break
         after = page.next_after
-    return jobs.get_job(job_id, url=url), rows
+    return jobs.get_job(runtime, job_id), rows
 
 
-async def _events(request: Request, job_id: uuid.UUID) -> AsyncIterator[ServerSentEvent]:
-    url: str = request.app.state.url
+async def _events(
+    request: Request, runtime: Runtime, job_id: uuid.UUID
+) -> AsyncIterator[ServerSentEvent]:
     last_json = ""
     after = 0
     while True:
-        detail, rows = await run_in_threadpool(_poll, job_id, after, url)
+        detail, rows = await run_in_threadpool(_poll, runtime, job_id, after)
         for row in rows:
             after = row.id
             yield ServerSentEvent(data=row.model_dump_json(), event="log", id=str(row.id))
@@ -304,8 +288,10 @@ _SSE_EVENT: dict[str, Any] = {
     },
     summary="Live progress of a job (server-sent events)",
 )
-async def job_events(job_id: uuid.UUID, request: Request) -> EventSourceResponse:
+async def job_events(
+    job_id: uuid.UUID, request: Request, runtime: RuntimeDep
+) -> EventSourceResponse:
     """Stream the job's progress until it is completed, failed or cancelled."""
     # an unknown job is a 404 JSON error, not an empty stream
-    await run_in_threadpool(jobs.get_job, job_id, url=request.app.state.url)
-    return EventSourceResponse(_events(request, job_id), ping=PING_S)
+    await run_in_threadpool(jobs.get_job, runtime, job_id)
+    return EventSourceResponse(_events(request, runtime, job_id), ping=PING_S)

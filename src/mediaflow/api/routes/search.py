@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from mediaflow.api.deps import RuntimeDep
 from mediaflow.api.errors import ERROR_RESPONSES
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.errors import InvalidInput
-from mediaflow.search import DEFAULT_THRESHOLD, MAX_LIMIT, SearchHit, search
+from mediaflow.services.search import DEFAULT_THRESHOLD, MAX_LIMIT, SearchHit, search
 
 router = APIRouter(tags=["search"])
 
@@ -45,7 +46,7 @@ def parse_contains(text: str | None) -> dict[str, Any] | None:
     responses={422: ERROR_RESPONSES[422]},
 )
 def get_search(
-    request: Request,
+    runtime: RuntimeDep,
     *,
     q: str | None = Query(None, description="text to find in transcripts"),
     contains: str | None = Query(
@@ -64,6 +65,7 @@ def get_search(
 ) -> SearchOut:
     """Transcript hits for ``q``, result hits for ``contains`` / ``word``, merged by score."""
     hits = search(
+        runtime,
         q,
         contains=parse_contains(contains),
         word=word,
@@ -74,6 +76,5 @@ def get_search(
         until=until,
         limit=limit,
         threshold=threshold,
-        url=request.app.state.url,
     )
     return SearchOut(items=hits)

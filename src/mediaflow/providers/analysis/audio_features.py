@@ -20,7 +20,6 @@ The output's ``confidence`` is None: these are measurements.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import wave
 from pathlib import Path
@@ -29,10 +28,11 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError, ProviderUnavailable
-from mediaflow.providers.analysis import check_accepts, rounded, rounded_or_none
-from mediaflow.providers.base import AnalysisOutput, Availability, MediaInput
+from mediaflow.errors import ProviderError
+from mediaflow.providers.analysis import package_version, rounded, rounded_or_none
+from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput
 
 logger = logging.getLogger(__name__)
 
@@ -89,38 +89,31 @@ def _intervals(mask: npt.NDArray[np.bool_], step_s: float, min_s: float) -> list
     ]
 
 
-class AudioFeaturesProvider:
+class AudioFeaturesProvider(Analyzer):
     """Loudness, levels, silences and speech share of an audio track."""
 
-    name: ClassVar[AnalysisProvider] = AnalysisProvider.AUDIO_FEATURES
+    name: ClassVar[str] = AnalysisProvider.AUDIO_FEATURES.value
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.AUDIO, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("audio_levels",)
-    needs_key: ClassVar[bool] = False
+    uses = "audio"
+    # speech detection (faster-whisper's Silero VAD) is optional: the levels come without it
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (("pyloudnorm", "pyloudnorm"),)
 
     def __init__(
-        self, *, silence_threshold_dbfs: float = -45.0, min_silence_s: float = 0.5
+        self,
+        settings: Settings,
+        *,
+        silence_threshold_dbfs: float = -45.0,
+        min_silence_s: float = 0.5,
     ) -> None:
         """Windows under ``silence_threshold_dbfs`` for ``min_silence_s`` or more are silence."""
+        super().__init__(settings)
         self.silence_threshold_dbfs = silence_threshold_dbfs
         self.min_silence_s = min_silence_s
 
-    def availability(self) -> Availability:
-        """Available when pyloudnorm is installed (speech detection is optional)."""
-        if importlib.util.find_spec("pyloudnorm") is None:
-            return Availability(False, "pyloudnorm is not installed (pip install pyloudnorm)")
-        return Availability(True)
-
-    def load(self) -> None:
-        """Nothing to load up front; the VAD model is cached by faster-whisper on first use."""
-
-    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+    def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
         """Measure ``media.audio_path`` (the pipeline's 16 kHz mono WAV)."""
-        check_accepts(self.name, self.accepts, media)
-        availability = self.availability()
-        if not availability.available:
-            raise ProviderUnavailable(availability.reason)
-        if media.audio_path is None:
-            raise ProviderError(f"{self.name}: {media.path.name} has no extracted audio track")
+        assert media.audio_path is not None  # Analyzer.analyze checked it (uses = "audio")
         samples, rate = read_wav_mono(media.audio_path)
         duration = len(samples) / rate if rate else 0.0
 
@@ -141,14 +134,12 @@ class AudioFeaturesProvider:
                 rounded(speech_s / duration, 4) if speech is not None and duration else None
             ),
         }
-        import pyloudnorm
-
         return [
             AnalysisOutput(
                 analysis_type="audio_levels",
                 result=result,
                 model="bs1770+silero_vad",
-                model_version=f"pyloudnorm {getattr(pyloudnorm, '__version__', 'unknown')}",
+                model_version=package_version("pyloudnorm"),
                 confidence=None,
             )
         ]

@@ -7,23 +7,23 @@ confidence, so the output's ``confidence`` is None.
 
 Result (``analysis_type="faces"``)::
 
-    {"frames": [{"index": 0, "timestamp_s": 0.0,
+    {"frames": [{"index": 0, "timestamp_s": 0.0, "width": 640, "height": 480,
                  "boxes": [{"x": 95, "y": 91, "w": 211, "h": 211}]}],
      "count": 1}   # the most faces seen in any one frame
 """
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
 from mediaflow.errors import ProviderError, ProviderUnavailable
-from mediaflow.providers.analysis import check_accepts, frames_of, rounded
-from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
-from mediaflow.providers.registry import LazyModel
+from mediaflow.media.types import Frame
+from mediaflow.providers.analysis import rounded
+from mediaflow.providers.base import AnalysisOutput, Analyzer, Availability, MediaInput
 
 CASCADE = "haarcascade_frontalface_default.xml"
 # Frames wider than this are scaled down first: Haar cost grows with the pixel count,
@@ -43,32 +43,34 @@ def _cascade_path() -> Path | None:
     return path if path.is_file() else None
 
 
-class HaarFaceProvider:
+class HaarFaceProvider(Analyzer):
     """Frontal faces per frame with OpenCV's Haar cascade."""
 
-    name: ClassVar[AnalysisProvider] = AnalysisProvider.OPENCV_HAAR
+    name: ClassVar[str] = AnalysisProvider.OPENCV_HAAR.value
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("faces",)
-    needs_key: ClassVar[bool] = False
+    model_description: ClassVar[str] = "the OpenCV Haar face cascade"
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (("cv2", "opencv-python-headless<5"),)
 
     def __init__(
-        self, *, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30
+        self,
+        settings: Settings,
+        *,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        min_size: int = 30,
     ) -> None:
         """The ``detectMultiScale`` settings; OpenCV's documented defaults for frontal faces."""
+        super().__init__(settings)
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
         self.min_size = min_size
-        self._cascade: LazyModel[Any] = LazyModel(self._load, "the OpenCV Haar face cascade")
         # One CascadeClassifier is not documented as safe for concurrent detectMultiScale
         # calls; a lock costs nothing next to the detection itself.
         self._call_lock = threading.Lock()
 
-    def availability(self) -> Availability:
-        """Available when OpenCV (<5) with its shipped Haar cascades is installed."""
-        if importlib.util.find_spec("cv2") is None:
-            return Availability(
-                False, "OpenCV is not installed (pip install 'opencv-python-headless<5')"
-            )
+    def _availability(self) -> Availability:
+        """Available when the installed OpenCV (<5) ships its Haar cascades."""
         try:
             path = _cascade_path()
         except ImportError as exc:
@@ -81,10 +83,6 @@ class HaarFaceProvider:
             )
         return Availability(True)
 
-    def load(self) -> None:
-        """Load the cascade now (otherwise the first ``analyze`` does it)."""
-        self._cascade.get()
-
     def _load(self) -> Any:
         import cv2
 
@@ -96,19 +94,21 @@ class HaarFaceProvider:
             raise ProviderUnavailable(f"OpenCV could not read the cascade {path}")
         return cascade
 
-    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+    def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
         """Detect frontal faces in each frame."""
-        check_accepts(self.name, self.accepts, media)
-        frames = frames_of(self.name, media)
-        cascade = self._cascade.get()
-        results: list[dict[str, Any]] = []
-        for frame in frames:
-            boxes = self._detect(cascade, frame)
-            results.append(
-                {"index": frame.index, "timestamp_s": rounded(frame.timestamp_s, 3), "boxes": boxes}
-            )
         import cv2
 
+        results: list[dict[str, Any]] = [
+            {
+                "index": frame.index,
+                "timestamp_s": rounded(frame.timestamp_s, 3),
+                # the pixel space of the boxes: what the frame was analysed at
+                "width": frame.width,
+                "height": frame.height,
+                "boxes": self._detect(model, frame),
+            }
+            for frame in media.frames
+        ]
         return [
             AnalysisOutput(
                 analysis_type="faces",

@@ -23,53 +23,40 @@ Neither type has a ``confidence``.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
 import numpy as np
 import PIL
 from PIL import Image
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError, ProviderUnavailable
-from mediaflow.providers.analysis import check_accepts, frames_of, rounded
-from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
+from mediaflow.errors import ProviderError
+from mediaflow.media.types import Frame
+from mediaflow.providers.analysis import package_version, rounded
+from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput
 
 HASH_SIZE = 8  # 8x8 -> 64-bit hashes, imagehash's default
 THUMBNAIL = 96  # the side colours are computed at; plenty for a palette
 MERGE_DISTANCE = 12  # RGB distance under which two palette colours count as one
 
 
-class ImageFeaturesProvider:
+class ImageFeaturesProvider(Analyzer):
     """Perceptual hashes and dominant colours."""
 
-    name: ClassVar[AnalysisProvider] = AnalysisProvider.IMAGE_FEATURES
+    name: ClassVar[str] = AnalysisProvider.IMAGE_FEATURES.value
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("perceptual_hash", "colors")
-    needs_key: ClassVar[bool] = False
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (("imagehash", "imagehash"),)
 
-    def __init__(self, *, max_colors: int = 5) -> None:
+    def __init__(self, settings: Settings, *, max_colors: int = 5) -> None:
         """``max_colors``: how many dominant colours to report."""
+        super().__init__(settings)
         self.max_colors = max_colors
 
-    def availability(self) -> Availability:
-        """Available when imagehash is installed (no model)."""
-        if importlib.util.find_spec("imagehash") is None:
-            return Availability(False, "imagehash is not installed (pip install imagehash)")
-        return Availability(True)
-
-    def load(self) -> None:
-        """Nothing to load; present for symmetry with the model-backed providers."""
-
-    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+    def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
         """Hash every frame and find the dominant colours over all of them."""
-        check_accepts(self.name, self.accepts, media)
-        availability = self.availability()
-        if not availability.available:
-            raise ProviderUnavailable(availability.reason)
-        import imagehash
-
-        frames = frames_of(self.name, media)
+        frames = media.frames
         try:
             pictures = [Image.fromarray(np.ascontiguousarray(f.image)) for f in frames]
             hashes = [
@@ -79,7 +66,7 @@ class ImageFeaturesProvider:
             colors = self._colors(pictures)
         except (ValueError, OSError, TypeError) as exc:
             raise ProviderError(f"image features failed: {type(exc).__name__}: {exc}") from exc
-        version = f"imagehash {getattr(imagehash, '__version__', 'unknown')}"
+        version = package_version("imagehash")
         return [
             AnalysisOutput(
                 analysis_type="perceptual_hash",

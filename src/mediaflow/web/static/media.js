@@ -6,7 +6,9 @@ import { ApiError, api, badge, bytes, clock, el, notice, renderTimeline } from "
 const PREFIX = "/ui";
 const root = document.getElementById("media");
 const mediaId = root.dataset.mediaId;
-const maxSide = Number(root.dataset.maxSide) || 1920;
+// Results made before boxes carried their frame's size were analysed at frames scaled
+// down to at most this longer side; newer results say their size themselves.
+const LEGACY_MAX_SIDE = 1920;
 const stage = document.getElementById("stage");
 const transcriptList = document.getElementById("transcript");
 const FINAL = new Set(["completed", "failed", "skipped", "cancelled"]);
@@ -212,13 +214,18 @@ async function loadTranscript(meta) {
 // ------------------------------------------------------------------ results & overlay
 
 function frameSpace() {
-  // Boxes are in the pixels of the analysed frame: the original scaled down so that
-  // its longer side is at most max_side (DEFAULT_MAX_SIDE of the frame extraction).
+  // The displayed picture's own pixels (the player's natural size).
   const w = player.tagName === "IMG" ? player.naturalWidth : player.videoWidth;
   const h = player.tagName === "IMG" ? player.naturalHeight : player.videoHeight;
   if (!w || !h) return null;
-  const s = Math.max(w, h) > maxSide ? maxSide / Math.max(w, h) : 1;
-  return { w, h, s };
+  return { w, h };
+}
+
+function frameScale(frame, space) {
+  // Boxes are in the pixels of the analysed frame, whose size the result records
+  // (width/height); the picture on screen may be larger (the original).
+  if (frame.width && frame.height) return frame.width / space.w;
+  return Math.max(space.w, space.h) > LEGACY_MAX_SIDE ? LEGACY_MAX_SIDE / Math.max(space.w, space.h) : 1;
 }
 
 function nearestFrame(frames, t) {
@@ -247,7 +254,6 @@ function draw() {
   const fit = Math.min(cw / space.w, ch / space.h);
   const ox = (cw - space.w * fit) / 2;
   const oy = (ch - space.h * fit) / 2;
-  const k = fit / space.s; // frame pixels -> CSS pixels
   const t = player.tagName === "IMG" ? 0 : player.currentTime;
   const showFaces = document.getElementById("show-faces").checked;
   const showOcr = document.getElementById("show-ocr").checked;
@@ -259,6 +265,7 @@ function draw() {
     const frame = nearestFrame(o.frames, t);
     if (!frame) continue;
     times.add(frame.timestamp_s);
+    const k = fit / frameScale(frame, space); // frame pixels -> CSS pixels
     if (o.kind === "faces") {
       ctx.strokeStyle = "#ffb020";
       ctx.fillStyle = "#ffb020";

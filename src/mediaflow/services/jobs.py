@@ -1,9 +1,10 @@
-"""Jobs as the API and the CLI see them: create, list, show, cancel, retry, read the log.
+"""Jobs: create (from files, folders or uploads), queue or run here, list, show, cancel,
+retry, read the log.
 
-Every function opens its own short session (``session_scope``) and returns pydantic
-models, so that the REST routes stay thin (their response models are these) and a
-CLI can print the same JSON. Creating a job goes through ``ingest`` (bytes into the
-content store, then the rows) and queues its files (``enqueue_job``).
+Creating a job stores the bytes first (``pipeline.ingest``: content store, then the
+rows), and only then queues its files or runs them in this process. Requests are
+checked before anything is stored: unknown or unavailable providers, options that
+are not a JSON object, server-side paths outside the allowed roots.
 """
 
 from __future__ import annotations
@@ -11,50 +12,49 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from mediaflow.db.enums import (
-    FileType,
-    JobStatus,
-    MediaFileStatus,
-    MediaType,
-    ProcessingLogStatus,
-    ProcessingStage,
-)
+from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import AnalysisJob, MediaFile, ProcessingLog
-from mediaflow.db.session import session_scope
 from mediaflow.errors import Forbidden, InvalidInput, NotFound, Refused
-from mediaflow.ingest import collect_files, ingest
-from mediaflow.pipeline.runner import select_providers
-from mediaflow.pipeline.tasks import cancel_queued, enqueue_files, enqueue_job
-from mediaflow.storage import ContentStore
+from mediaflow.pipeline import runner
+from mediaflow.pipeline.ingest import IngestResult, collect_files, ingest
+from mediaflow.providers.registry import split_names
+from mediaflow.runtime import Runtime
+from mediaflow.services.schemas import (
+    FileDetail,
+    JobCounts,
+    JobDetail,
+    JobPage,
+    JobSummary,
+    LogEntry,
+    LogPage,
+)
 
 __all__ = [
     "TERMINAL",
-    "FileDetail",
-    "JobCounts",
-    "JobDetail",
-    "JobPage",
-    "JobSummary",
-    "LogEntry",
-    "LogPage",
+    "JobRequest",
     "cancel_job",
+    "check_request",
     "confine",
     "create_job",
     "expand",
+    "files_finished",
     "get_job",
     "job_log",
     "list_jobs",
     "parse_options",
-    "parse_providers",
+    "queue_job",
     "retry_job",
+    "run_here",
+    "submit_job",
 ]
 
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
@@ -71,96 +71,7 @@ _FILE_DONE = frozenset(
 )
 
 
-class JobCounts(BaseModel):
-    """How many files of a job are in each status."""
-
-    total: int = 0
-    pending: int = 0
-    processing: int = 0
-    completed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    cancelled: int = 0
-
-
-class JobSummary(BaseModel):
-    """One job, as lists show it."""
-
-    id: uuid.UUID
-    name: str
-    status: JobStatus
-    options: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    counts: JobCounts
-
-
-class FileDetail(BaseModel):
-    """One file of a job and how far it got."""
-
-    id: uuid.UUID
-    original_name: str
-    status: MediaFileStatus
-    media_type: MediaType | None
-    file_type: FileType | None
-    size_bytes: int | None
-    duration_s: float | None
-    error: str | None
-    stage: ProcessingStage | None = Field(description="The stage of its latest log row.")
-    progress: float = Field(ge=0, le=1, description="Stages finished of validation..finalize.")
-
-
-class JobDetail(JobSummary):
-    """One job with its files."""
-
-    files: list[FileDetail]
-
-
-class JobPage(BaseModel):
-    """A page of jobs, newest first."""
-
-    items: list[JobSummary]
-    total: int
-    limit: int
-    offset: int
-
-
-class LogEntry(BaseModel):
-    """One processing_log row."""
-
-    id: int
-    media_file_id: uuid.UUID | None
-    stage: ProcessingStage
-    status: ProcessingLogStatus
-    attempt: int
-    message: str | None
-    details: dict[str, Any]
-    duration_ms: int | None
-    created_at: datetime
-
-
-class LogPage(BaseModel):
-    """Log rows oldest first; ``next_after``: pass it as ``after`` for the next page."""
-
-    items: list[LogEntry]
-    next_after: int | None
-
-
 # -- input --------------------------------------------------------------------------
-
-
-def parse_providers(values: Sequence[str] | None) -> list[str] | None:
-    """Provider names from repeated and/or comma-separated values; None: the defaults.
-
-    Raises ``InvalidInput`` naming an unknown provider.
-    """
-    names = [n.strip() for v in values or () for n in v.split(",") if n.strip()]
-    if not names:
-        return None
-    select_providers(names)  # validates: unknown names are a 422 now, not a failed job later
-    return list(dict.fromkeys(names))
 
 
 def parse_options(text: str | None) -> dict[str, Any] | None:
@@ -174,6 +85,71 @@ def parse_options(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidInput("options must be a JSON object")
     return value
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+# A job name is a label for people; a megabyte of it is an attack, not a name.
+MAX_NAME_CHARS = 500
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A checked request for a job: its name, providers (None: the defaults) and options."""
+
+    name: str | None = None
+    providers: list[str] | None = None
+    options: dict[str, Any] | None = None
+
+
+def check_request(
+    runtime: Runtime,
+    *,
+    name: str | None = None,
+    providers: Sequence[str] | str | None = None,
+    options: dict[str, Any] | None = None,
+) -> JobRequest:
+    """Validate what a caller asks for, before anything is stored.
+
+    Providers may come as their own field or inside ``options``; either way they are
+    parsed and checked here once (unknown or unavailable: ``InvalidInput``).
+    """
+    if name is not None:
+        if "\x00" in name:
+            raise InvalidInput("the job name contains a NUL character")
+        if len(name) > MAX_NAME_CHARS:
+            raise InvalidInput(f"the job name is longer than {MAX_NAME_CHARS} characters")
+        name = name.strip() or None
+    if options is not None and not isinstance(options, dict):
+        raise InvalidInput("options must be a JSON object")
+    rest = dict(options or {})
+    in_options = rest.pop("providers", None)
+    if in_options is not None and not (
+        isinstance(in_options, str)
+        or (isinstance(in_options, list) and all(isinstance(n, str) for n in in_options))
+    ):
+        raise InvalidInput("options.providers must be a list of provider names")
+    try:
+        json.dumps(rest, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"options are not JSON: {exc}") from None
+    if _has_nul(rest):  # PostgreSQL's jsonb cannot hold a NUL character
+        raise InvalidInput("options contain a NUL character")
+    if split_names(providers) and split_names(in_options):
+        raise InvalidInput(
+            "providers given twice", hint="name them in 'providers' or in options.providers"
+        )
+    requested = providers or in_options
+    names = runtime.providers.select(requested).names if requested else None
+    return JobRequest(name=name, providers=names, options=rest or None)
 
 
 def confine(given: str, roots: Sequence[Path]) -> Path:
@@ -204,6 +180,12 @@ def confine(given: str, roots: Sequence[Path]) -> Path:
     if not exists:
         raise NotFound(f"no such file or folder: {given[:200]}")
     return real
+
+
+def expand(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """Files under ``paths`` (folders recursed, as ingest does) and their names."""
+    sources, _ = collect_files(paths)
+    return [s.path for s in sources], [s.original_name for s in sources]
 
 
 # -- queries ------------------------------------------------------------------------
@@ -301,20 +283,20 @@ def _detail(session: Session, job_id: uuid.UUID) -> JobDetail:
     return JobDetail(**_summary(job, counts).model_dump(), files=files)
 
 
-def get_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:
+def get_job(runtime: Runtime, job_id: uuid.UUID) -> JobDetail:
     """One job with its files and their progress; ``NotFound`` when there is none."""
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         return _detail(session, job_id)
 
 
 def list_jobs(
-    *, status: JobStatus | None = None, limit: int = 50, offset: int = 0, url: str | None = None
+    runtime: Runtime, *, status: JobStatus | None = None, limit: int = 50, offset: int = 0
 ) -> JobPage:
     """A page of jobs, newest first, optionally only those in ``status``."""
     query = sa.select(AnalysisJob)
     if status is not None:
         query = query.where(AnalysisJob.status == status)
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         total = session.execute(
             sa.select(sa.func.count()).select_from(query.subquery())
         ).scalar_one()
@@ -328,11 +310,9 @@ def list_jobs(
     return JobPage(items=items, total=int(total), limit=limit, offset=offset)
 
 
-def job_log(
-    job_id: uuid.UUID, *, after: int = 0, limit: int = 100, url: str | None = None
-) -> LogPage:
+def job_log(runtime: Runtime, job_id: uuid.UUID, *, after: int = 0, limit: int = 100) -> LogPage:
     """The job's processing_log rows with an id above ``after``, oldest first."""
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         if session.get(AnalysisJob, job_id) is None:
             raise NotFound(f"job {job_id} does not exist")
         rows = session.scalars(
@@ -341,62 +321,80 @@ def job_log(
             .order_by(ProcessingLog.id)
             .limit(limit)
         ).all()
-        items = [
-            LogEntry(
-                id=r.id,
-                media_file_id=r.media_file_id,
-                stage=r.stage,
-                status=r.status,
-                attempt=r.attempt,
-                message=r.message,
-                details=r.details,
-                duration_ms=r.duration_ms,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
+        items = [LogEntry.model_validate(r) for r in rows]
     # a full page may have more after it; a short one is the end for now
     next_after = items[-1].id if items and len(items) == limit else None
     return LogPage(items=items, next_after=next_after)
+
+
+def files_finished(runtime: Runtime, job_id: uuid.UUID) -> int:
+    """How many files of the job are done (completed, failed, skipped or cancelled)."""
+    return runner.files_finished(runtime.db, job_id)
 
 
 # -- changes ------------------------------------------------------------------------
 
 
 def create_job(
+    runtime: Runtime,
+    request: JobRequest,
     paths: Sequence[Path],
     *,
     names: Sequence[str] | None = None,
-    name: str | None,
-    providers: Sequence[str] | None,
-    options: dict[str, Any] | None,
-    store: ContentStore,
-    url: str | None = None,
-) -> JobDetail:
-    """Ingest ``paths`` (uploads: with their ``names``) into a new job and queue its files.
+) -> IngestResult:
+    """Store ``paths`` (uploads: with their ``names``) as a new job of ``request``.
 
-    Callers check paths (``confine``) and content first; this stores and records.
+    Nothing is queued: ``queue_job`` hands the files to workers, ``run_here`` runs them.
     """
-    result = ingest(
-        paths, name=name, providers=providers, options=options, url=url, store=store, names=names
-    )
-    enqueue_job(result.job_id, url)
-    return get_job(result.job_id, url=url)
+    return ingest(
+        runtime, paths, name=request.name, providers=request.providers,
+        options=request.options, names=names,
+    )  # fmt: skip
 
 
-def expand(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
-    """Files under ``paths`` (folders recursed, as ``ingest`` does) and their names."""
-    sources, _ = collect_files(paths)
-    return [s.path for s in sources], [s.original_name for s in sources]
+def queue_job(runtime: Runtime, job_id: uuid.UUID) -> int:
+    """Queue every pending file of ``job_id`` for the workers; return how many."""
+    with runtime.db.session() as session:
+        ids = session.scalars(
+            sa.select(MediaFile.id).where(
+                MediaFile.job_id == job_id, MediaFile.status == MediaFileStatus.PENDING
+            )
+        ).all()
+        session.execute(
+            sa.update(AnalysisJob)
+            .where(AnalysisJob.id == job_id)
+            .values(status=JobStatus.QUEUED, finished_at=None)
+        )
+    return runtime.queue.defer_files(ids)
 
 
-def cancel_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:
+def submit_job(
+    runtime: Runtime,
+    request: JobRequest,
+    paths: Sequence[Path],
+    *,
+    names: Sequence[str] | None = None,
+) -> JobDetail:
+    """``create_job`` then ``queue_job``: what an API request does."""
+    result = create_job(runtime, request, paths, names=names)
+    queue_job(runtime, result.job_id)
+    return get_job(runtime, result.job_id)
+
+
+def run_here(
+    runtime: Runtime, job_id: uuid.UUID, *, on_progress: runner.ProgressCallback | None = None
+) -> runner.JobOutcome:
+    """Process the job's pending files in this process (no worker needed)."""
+    return runner.run_job(runtime, job_id, on_progress=on_progress)
+
+
+def cancel_job(runtime: Runtime, job_id: uuid.UUID) -> JobDetail:
     """Cancel a job: its waiting files are cancelled and their queued tasks dropped.
 
     A file already being processed finishes. ``Refused`` (409) when the job is over.
     """
     now = datetime.now(UTC)
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         job = session.get(AnalysisJob, job_id, with_for_update=True)
         if job is None:
             raise NotFound(f"job {job_id} does not exist")
@@ -417,13 +415,13 @@ def cancel_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:
         # with a file still running the job is over only when that file is
         job.finished_at = None if busy else now
     # after the commit: a worker that takes a task now sees its file cancelled and skips it
-    cancel_queued(cancelled, url)
-    return get_job(job_id, url=url)
+    runtime.queue.cancel_queued(cancelled)
+    return get_job(runtime, job_id)
 
 
-def retry_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:
+def retry_job(runtime: Runtime, job_id: uuid.UUID) -> JobDetail:
     """Queue the job's failed files again (only those); ``Refused`` (409) when none failed."""
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         job = session.get(AnalysisJob, job_id, with_for_update=True)
         if job is None:
             raise NotFound(f"job {job_id} does not exist")
@@ -438,5 +436,5 @@ def retry_job(job_id: uuid.UUID, *, url: str | None = None) -> JobDetail:
         job.status = JobStatus.QUEUED
         job.error = None
         job.finished_at = None
-    enqueue_files(failed, url=url)
-    return get_job(job_id, url=url)
+    runtime.queue.defer_files(failed)
+    return get_job(runtime, job_id)

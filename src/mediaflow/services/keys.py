@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from mediaflow.db.models import ApiKey
-from mediaflow.db.session import session_scope
 from mediaflow.errors import AuthError, InvalidInput, NotFound
+from mediaflow.runtime import Runtime
 
 KEY_PREFIX = "mf_"
 _PREFIX_CHARS = 11
@@ -49,12 +49,12 @@ def hash_key(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_key(name: str, *, url: str | None = None) -> tuple[KeyInfo, str]:
+def create_key(runtime: Runtime, name: str) -> tuple[KeyInfo, str]:
     """Create a key named ``name``; return its info and the key (shown only now)."""
     if not name.strip():
         raise InvalidInput("a key needs a name (who or what uses it)")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         row = ApiKey(name=name.strip(), prefix=token[:_PREFIX_CHARS], key_hash=hash_key(token))
         session.add(row)
         session.flush()
@@ -62,19 +62,19 @@ def create_key(name: str, *, url: str | None = None) -> tuple[KeyInfo, str]:
         return KeyInfo.of(row), token
 
 
-def list_keys(*, url: str | None = None, include_revoked: bool = True) -> list[KeyInfo]:
+def list_keys(runtime: Runtime, *, include_revoked: bool = True) -> list[KeyInfo]:
     """Every key, oldest first."""
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         query = sa.select(ApiKey).order_by(ApiKey.created_at, ApiKey.prefix)
         if not include_revoked:
             query = query.where(ApiKey.revoked_at.is_(None))
         return [KeyInfo.of(row) for row in session.scalars(query)]
 
 
-def revoke_key(ident: str, *, url: str | None = None) -> KeyInfo:
+def revoke_key(runtime: Runtime, ident: str) -> KeyInfo:
     """Revoke the key whose id or prefix is ``ident``; revoking twice is harmless."""
     ident = ident.strip()
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         condition = ApiKey.prefix == ident
         with contextlib.suppress(ValueError):
             condition = sa.or_(condition, ApiKey.id == uuid.UUID(ident))
@@ -91,11 +91,11 @@ def revoke_key(ident: str, *, url: str | None = None) -> KeyInfo:
         return KeyInfo.of(row)
 
 
-def authenticate(token: str | None, *, url: str | None = None) -> KeyInfo:
+def authenticate(runtime: Runtime, token: str | None) -> KeyInfo:
     """The key ``token`` is, if it exists and is not revoked; else ``AuthError``."""
     if not token:
         raise AuthError("an API key is required", hint="send 'Authorization: Bearer <key>'")
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         row = session.scalars(sa.select(ApiKey).where(ApiKey.key_hash == hash_key(token))).first()
         if row is None:
             raise AuthError("the API key is not valid")

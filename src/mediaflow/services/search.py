@@ -14,6 +14,7 @@ Two kinds of hits come back, merged and ranked by score:
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -23,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import AnalysisProvider, MediaFileStatus, TranscriptionProvider
-from mediaflow.db.session import session_scope
 from mediaflow.errors import InvalidInput
+from mediaflow.runtime import Runtime
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -255,10 +256,12 @@ def _result_snippet(analysis_type: str, result: dict[str, Any]) -> str:
 
 
 def _transcript_hits(session: Session, sql: str, params: dict[str, Any]) -> list[SearchHit]:
-    # the <% operator compares against this setting; LOCAL: only for this transaction
+    # the <% operator compares against this setting; LOCAL: only for this transaction.
+    # PostgreSQL refuses a subnormal float (5e-324) for it; any threshold that small
+    # matches the same rows as the smallest normal one.
     session.execute(
         sa.text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-        {"t": str(params["threshold"])},
+        {"t": str(max(params["threshold"], sys.float_info.min))},
     )
     rows = session.execute(sa.text(sql), params).mappings().all()
     return [
@@ -298,6 +301,7 @@ def _result_hits(session: Session, sql: str, params: dict[str, Any]) -> list[Sea
 
 
 def search(
+    runtime: Runtime,
     query: str | None = None,
     *,
     contains: dict[str, Any] | None = None,
@@ -309,7 +313,6 @@ def search(
     until: datetime | None = None,
     limit: int = 20,
     threshold: float = DEFAULT_THRESHOLD,
-    url: str | None = None,
 ) -> list[SearchHit]:
     """Search transcripts for ``query`` and results for ``contains`` / ``word``.
 
@@ -332,7 +335,7 @@ def search(
     transcript_sql = _transcript_query(text, filters, limit, threshold) if text else None
     result_sql = _result_query(contains, filters, limit) if contains is not None else None
     hits: list[SearchHit] = []
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         if transcript_sql is not None:
             hits += _transcript_hits(session, *transcript_sql)
         if result_sql is not None:

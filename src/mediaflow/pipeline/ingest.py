@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mediaflow.config import get_settings
 from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import AnalysisJob, MediaFile
-from mediaflow.db.session import session_scope
 from mediaflow.errors import InvalidInput, MediaflowError, NotFound
-from mediaflow.pipeline.log import log_event
-from mediaflow.storage import ContentStore, StoredObject, default_store
+from mediaflow.pipeline.log import LogEvent, add_event
+from mediaflow.runtime import Runtime
+from mediaflow.storage import StoredObject
 
 __all__ = ["IngestResult", "SourceFile", "collect_files", "ingest"]
 
@@ -136,13 +135,12 @@ def _job_options(options: dict[str, Any] | None, providers: Sequence[str] | None
 
 
 def ingest(
+    runtime: Runtime,
     paths: Sequence[Path],
     *,
-    name: str | None,
-    providers: Sequence[str] | None,
-    options: dict[str, Any] | None,
-    url: str | None = None,
-    store: ContentStore | None = None,
+    name: str | None = None,
+    providers: Sequence[str] | None = None,
+    options: dict[str, Any] | None = None,
     names: Sequence[str] | None = None,
 ) -> IngestResult:
     """Store ``paths`` (folders recursed) and create one pending job with one media_file each.
@@ -170,7 +168,7 @@ def ingest(
         raise InvalidInput(
             "no files to ingest", hint=f"{len(skipped)} skipped" if skipped else "folders are empty"
         )
-    store = store or default_store(get_settings())
+    store = runtime.store
 
     # Bytes first, with no transaction open: copying may take long, and a file that is
     # stored but never recorded costs nothing (the next ingest of it deduplicates).
@@ -189,7 +187,7 @@ def ingest(
 
     job_id = uuid.uuid4()
     media_file_ids = [uuid.uuid4() for _ in stored]
-    with session_scope(url) as session:
+    with runtime.db.session() as session:
         session.add(
             AnalysisJob(
                 id=job_id,
@@ -214,17 +212,16 @@ def ingest(
             )
         session.flush()
         for media_file_id, (_, obj, duration_ms) in zip(media_file_ids, stored, strict=True):
-            log_event(
+            add_event(
                 session,
-                job_id=job_id,
-                media_file_id=media_file_id,
-                stage=ProcessingStage.INGEST,
-                status=ProcessingLogStatus.COMPLETED,
-                details={
-                    "sha256": obj.sha256,
-                    "size_bytes": obj.size_bytes,
-                    "deduplicated": obj.deduplicated,
-                },
-                duration_ms=duration_ms,
-            )
+                LogEvent(
+                    job_id, media_file_id, ProcessingStage.INGEST, ProcessingLogStatus.COMPLETED,
+                    details={
+                        "sha256": obj.sha256,
+                        "size_bytes": obj.size_bytes,
+                        "deduplicated": obj.deduplicated,
+                    },
+                    duration_ms=duration_ms,
+                ),
+            )  # fmt: skip
     return IngestResult(job_id=job_id, media_file_ids=media_file_ids, skipped=skipped)

@@ -1,0 +1,152 @@
+"""The queue worker: takes ``process_file`` tasks and runs them on its runtime.
+
+One task per media file. Any number of ``mediaflow worker`` processes, on any number
+of machines pointing at the same database (and sharing the data directory), take
+tasks from the ``media`` queue. A worker that dies mid-file stops sending heartbeats;
+the other workers hand its tasks back to the queue after ``stalled_after_s``, and the
+re-run supersedes whatever the dead worker had written.
+
+Each worker builds its own procrastinate ``App`` (one per runtime) with the task
+registered on it; the task finds its runtime in procrastinate's job context
+(``additional_context``), never in a global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import procrastinate
+import sqlalchemy as sa
+
+from mediaflow.db.enums import MediaFileStatus
+from mediaflow.db.models import AnalysisJob, MediaFile
+from mediaflow.errors import NotFound
+from mediaflow.pipeline.runner import finish_job
+from mediaflow.pipeline.stages import Pipeline
+from mediaflow.queue import MEDIA_QUEUE, PROCESS_FILE_TASK
+from mediaflow.runtime import Runtime
+
+__all__ = ["FileProcessor", "build_worker_app", "process_file", "run_worker"]
+
+logger = logging.getLogger(__name__)
+
+# What the task body does with a file: (runtime, file id, providers) -> final status.
+FileProcessor = Callable[[Runtime, uuid.UUID, list[str] | None], str]
+_RUNTIME = "runtime"
+_PROCESSOR = "processor"
+
+
+def process_file(runtime: Runtime, media_file_id: uuid.UUID, providers: list[str] | None) -> str:
+    """Run every stage on one media file, then finish its job if it was the last one.
+
+    ``providers`` (a reanalysis) overrides the providers the job was created with. A
+    file cancelled after its task was queued is left as it is.
+    """
+    with runtime.db.session() as session:
+        row = session.execute(
+            sa.select(MediaFile.job_id, MediaFile.status, AnalysisJob.options)
+            .join(AnalysisJob, AnalysisJob.id == MediaFile.job_id)
+            .where(MediaFile.id == media_file_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"media file {media_file_id} does not exist")
+        job_id, status, options = row
+    if status is MediaFileStatus.CANCELLED:
+        return status.value
+    selection = runtime.providers.select(
+        providers or options.get("providers"), check_available=False
+    )
+    outcome = Pipeline.of(runtime).process_file(media_file_id, selection)
+    finish_job(runtime.db, job_id)
+    return outcome.status.value
+
+
+def _process_file_task(
+    context: procrastinate.JobContext, media_file_id: str, providers: list[str] | None = None
+) -> str:
+    runtime: Runtime = context.additional_context[_RUNTIME]
+    processor: FileProcessor = context.additional_context[_PROCESSOR]
+    return processor(runtime, uuid.UUID(media_file_id), providers)
+
+
+def build_worker_app(connector: procrastinate.BaseConnector) -> procrastinate.App:
+    """A procrastinate App with mediaflow's task registered on it (one App per worker)."""
+    app = procrastinate.App(connector=connector)
+    app.task(
+        name=PROCESS_FILE_TASK,
+        queue=MEDIA_QUEUE,
+        pass_context=True,
+        # a crash of our own code (not a bad file: that fails the file, not the task)
+        retry=procrastinate.RetryStrategy(max_attempts=3, wait=2, exponential_wait=2),
+    )(_process_file_task)
+    return app
+
+
+async def _hand_back_stalled(app: procrastinate.App, every_s: float, stalled_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
+                logger.warning("task %s of a silent worker goes back to the queue", job.id)
+                await app.job_manager.retry_job(job)
+        except Exception:  # keep sweeping: a transient DB error must not stop the worker
+            logger.exception("could not hand back stalled tasks")
+
+
+async def _unload_idle_models(runtime: Runtime, idle_s: float) -> None:
+    # a worker that sat idle gives its models' memory back; the next file reloads them
+    while True:
+        await asyncio.sleep(max(1.0, idle_s / 4))
+        for name in runtime.providers.unload_idle(idle_s):
+            logger.info("unloaded the idle model of %s", name)
+
+
+async def run_worker(
+    runtime: Runtime,
+    concurrency: int,
+    *,
+    wait: bool = True,
+    install_signal_handlers: bool = True,
+    connector: procrastinate.BaseConnector | None = None,
+    processor: FileProcessor = process_file,
+) -> None:
+    """Run one worker's loop (``mediaflow worker``, or inside ``mediaflow serve``).
+
+    ``wait=False`` returns once the queue is empty. ``connector`` and ``processor``
+    let tests run the loop on procrastinate's in-memory queue.
+    """
+    settings = runtime.settings
+    app = build_worker_app(
+        connector or procrastinate.PsycopgConnector(conninfo=runtime.db.libpq_url())
+    )
+    context: dict[str, Any] = {_RUNTIME: runtime, _PROCESSOR: processor}
+    async with app.open_async():
+        helpers = [
+            asyncio.create_task(
+                _hand_back_stalled(app, settings.worker_heartbeat_s, settings.stalled_after_s)
+            )
+        ]
+        if settings.model_idle_unload_s > 0:
+            helpers.append(
+                asyncio.create_task(_unload_idle_models(runtime, settings.model_idle_unload_s))
+            )
+        try:
+            await app.run_worker_async(
+                queues=[MEDIA_QUEUE],
+                concurrency=concurrency,
+                wait=wait,
+                update_heartbeat_interval=settings.worker_heartbeat_s,
+                stalled_worker_timeout=settings.stalled_after_s,
+                install_signal_handlers=install_signal_handlers,
+                additional_context=context,
+            )
+        finally:
+            for helper in helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper

@@ -1,0 +1,119 @@
+"""The task queue as callers see it: defer a file, cancel queued files, count live workers.
+
+The queue is procrastinate on the same PostgreSQL (its schema is revision
+000000000003). This module only *puts* tasks in and takes them out by name; the
+worker that runs them lives in ``mediaflow.pipeline.worker``. Keeping the two
+apart lets the runtime own a queue client without knowing the pipeline.
+
+One ``TaskQueue`` per runtime: it owns one procrastinate ``App`` on a synchronous,
+thread-safe connection pool (opened on first use), so the API's request threads,
+the CLI and tests share it. procrastinate's own errors are translated here, once.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import procrastinate
+import procrastinate.exceptions
+import sqlalchemy as sa
+
+from mediaflow.db.session import Database
+from mediaflow.errors import DatabaseUnavailable, Refused
+
+__all__ = ["MEDIA_QUEUE", "PROCESS_FILE_TASK", "TaskQueue", "file_lock"]
+
+MEDIA_QUEUE = "media"
+PROCESS_FILE_TASK = "mediaflow.process_file"
+
+
+def file_lock(media_file_id: uuid.UUID | str) -> str:
+    """The queueing lock of one file: at most one queued task per file at a time."""
+    return f"file:{media_file_id}"
+
+
+class TaskQueue:
+    """Defer and cancel ``process_file`` tasks on one database's queue."""
+
+    def __init__(
+        self, db: Database, *, connector: procrastinate.BaseConnector | None = None
+    ) -> None:
+        """``connector``: procrastinate's own (tests pass an ``InMemoryConnector``)."""
+        self.db = db
+        self._connector = connector
+        self._app: procrastinate.App | None = None
+        self._lock = threading.Lock()
+
+    def _open_app(self) -> procrastinate.App:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    connector = self._connector or procrastinate.SyncPsycopgConnector(
+                        conninfo=self.db.libpq_url(), min_size=1, max_size=4
+                    )
+                    app = procrastinate.App(connector=connector)
+                    try:
+                        app.open()
+                    except procrastinate.exceptions.ConnectorException as exc:
+                        raise DatabaseUnavailable(
+                            f"cannot reach the task queue at {self.db.describe()}: {exc}"
+                        ) from exc
+                    self._app = app
+        return self._app
+
+    def defer_files(
+        self, media_file_ids: Sequence[uuid.UUID], *, providers: Sequence[str] | None = None
+    ) -> int:
+        """Queue one task per file (``providers``: override the job's); return how many.
+
+        ``Refused`` when a file already waits in the queue: its queued task will run.
+        """
+        app = self._open_app()
+        arguments: dict[str, Any] = {"providers": list(providers) if providers else None}
+        for media_file_id in media_file_ids:
+            try:
+                app.configure_task(
+                    name=PROCESS_FILE_TASK,
+                    queue=MEDIA_QUEUE,
+                    queueing_lock=file_lock(media_file_id),
+                ).defer(media_file_id=str(media_file_id), **arguments)
+            except procrastinate.exceptions.AlreadyEnqueued:
+                raise Refused(
+                    f"media file {media_file_id} is already queued",
+                    hint="wait until it is finished",
+                ) from None
+        return len(media_file_ids)
+
+    def cancel_queued(self, media_file_ids: Sequence[uuid.UUID]) -> int:
+        """Cancel the queued (not yet started) tasks of these files; return how many."""
+        app = self._open_app()
+        cancelled = 0
+        for media_file_id in media_file_ids:
+            for job in app.job_manager.list_jobs(
+                queue=MEDIA_QUEUE, status="todo", queueing_lock=file_lock(media_file_id)
+            ):
+                if job.id is not None:
+                    cancelled += bool(app.job_manager.cancel_job_by_id(job.id))
+        return cancelled
+
+    def active_workers(self, stalled_after_s: float) -> int:
+        """How many workers sent a heartbeat in the last ``stalled_after_s`` seconds."""
+        with self.db.session() as session:
+            count = session.execute(
+                sa.text(
+                    "SELECT count(*) FROM procrastinate_workers "
+                    "WHERE last_heartbeat > now() - make_interval(secs => :secs)"
+                ),
+                {"secs": stalled_after_s},
+            ).scalar_one()
+        return int(count)
+
+    def close(self) -> None:
+        """Close the connection pool (reopened by the next call)."""
+        with self._lock:
+            app, self._app = self._app, None
+        if app is not None:
+            app.close()
