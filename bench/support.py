@@ -30,12 +30,14 @@ __all__ = ["ROOT", "LiveServer", "bench_database", "bench_runtime", "live_server
 
 
 @contextmanager
-def _server(server_url: str | None, work: Path) -> Iterator[tuple[str, str]]:
+def _server(
+    server_url: str | None, work: Path, *, embedded: bool = False
+) -> Iterator[tuple[str, str]]:
     """The server to bench on and its label; an embedded one is stopped at the end."""
     if server_url:
         yield normalise_database_url(server_url), "given URL"
         return
-    if service_reachable():
+    if service_reachable() and not embedded:
         yield SERVICE_URL, "service 127.0.0.1:5432"
         return
     from mediaflow.db.embedded import embedded_url, stop_embedded
@@ -49,15 +51,21 @@ def _server(server_url: str | None, work: Path) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def bench_database(server_url: str | None, work: Path) -> Iterator[tuple[str, str]]:
+def bench_database(
+    server_url: str | None, work: Path, *, embedded: bool = False
+) -> Iterator[tuple[str, str]]:
     """A scratch database at head and a label for its server; dropped at the end.
 
-    ``server_url``: a server to create it on (None: the service, else embedded).
+    ``server_url``: a server to create it on (None: the service, else embedded);
+    ``embedded``: the embedded server even when the service answers.
     """
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    with _server(server_url, work) as (server, label), head_database(server) as url:
+    with (
+        _server(server_url, work, embedded=embedded) as (server, label),
+        head_database(server) as url,
+    ):
         engine = sa.create_engine(url, poolclass=NullPool)
         try:
             with engine.connect() as connection:

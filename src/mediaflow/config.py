@@ -46,6 +46,16 @@ class Settings(BaseSettings):
         default=None,
         description="A CTranslate2 Whisper model directory; unset or 'default': bundled tiny.en.",
     )
+    embedding_model_dir: Path | None = Field(
+        default=None,
+        description="all-MiniLM-L6-v2 files for semantic search; unset: the packaged model.",
+    )
+    search_min_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Transcript segments below this confidence are kept but not searchable.",
+    )
     worker_heartbeat_s: float = Field(
         default=10.0, gt=0, description="How often a worker tells the queue it is alive."
     )

@@ -19,6 +19,7 @@ with, and whether retrying may help::
     ├── Refused                         refused         409   77    no
     ├── AuthError                       unauthorized    401   77    no
     ├── Forbidden                       forbidden       403   77    no
+    ├── FeatureUnavailable              feature_unavailable 409 69  no
     └── ProviderError                   provider        502   75    no
         ├── ProviderUnavailable         provider_unavailable 503 69 no
         └── TransientProviderError      provider_transient 503 75  yes
@@ -174,3 +175,15 @@ class Forbidden(MediaflowError):
     code = "forbidden"
     http_status = 403
     exit_code = 77  # EX_NOPERM
+
+
+class FeatureUnavailable(MediaflowError):
+    """A feature cannot run on this installation (a missing extension or model).
+
+    A 409: the request is fine, the server's state does not allow it; the message says
+    what is missing and how to add it.
+    """
+
+    code = "feature_unavailable"
+    http_status = 409
+    exit_code = 69  # EX_UNAVAILABLE

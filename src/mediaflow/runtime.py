@@ -9,6 +9,7 @@ An edge (a CLI command, the API's app factory, a worker, a Python caller of
       .store      the content-addressed store of originals
       .providers  the provider registry (both kinds), built with these settings
       .queue      the task queue client (defer / cancel / live workers)
+      .embedder   the sentence-embedding model of semantic search (loaded on first use)
 
 Nothing below an edge reads global settings or takes a database URL: two runtimes
 in one process (tests, a server and a worker) never see each other's database.
@@ -24,6 +25,7 @@ from types import TracebackType
 from mediaflow.config import Settings
 from mediaflow.db.session import Database, resolve_url
 from mediaflow.providers.registry import ProviderRegistry
+from mediaflow.providers.text_embedding import TextEmbedder
 from mediaflow.queue import TaskQueue
 from mediaflow.storage import ContentStore
 
@@ -76,6 +78,11 @@ class Runtime:
         return ProviderRegistry(self.settings)
 
     @cached_property
+    def embedder(self) -> TextEmbedder:
+        """The all-MiniLM-L6-v2 sentence embedder (the packaged model unless configured)."""
+        return TextEmbedder(self.settings.embedding_model_dir)
+
+    @cached_property
     def queue(self) -> TaskQueue:
         """The task queue on this runtime's database."""
         return TaskQueue(self.db)
@@ -85,6 +92,9 @@ class Runtime:
         providers = self.__dict__.get("providers")
         if providers is not None:
             providers.clear()
+        embedder = self.__dict__.get("embedder")
+        if embedder is not None:
+            embedder.unload()
         queue = self.__dict__.pop("queue", None)
         if queue is not None:
             queue.close()

@@ -27,20 +27,41 @@ def client(api: LiveServer, processed_media: dict[str, Any]) -> Iterator[httpx.C
         yield http
 
 
-def test_transcript_hit_has_times_and_media(
+def test_speech_hit_has_times_media_and_marks(
     client: httpx.Client, processed_media: dict[str, Any]
 ) -> None:
-    response = client.get("/search", params={"q": "lazy dog"})
+    response = client.get("/search", params={"q": '"lazy dog"'})
     assert response.status_code == 200, response.text
-    items = response.json()["items"]
+    body = response.json()
+    # the service has no pgvector: the default (hybrid) runs on words and says why
+    assert body["mode"] == "lexical" and "pgvector" in body["notes"][0]
+    items = body["items"]
     assert items, "no hit for a phrase of the video's speech"
     hit = items[0]
-    assert hit["kind"] == "transcript" and hit["analysis_type"] == "transcription"
+    assert hit["kind"] == "speech" and hit["analysis_type"] == "transcription"
     assert hit["media_file_id"] == str(processed_media["video"])
     assert hit["job_id"] == str(processed_media["job_id"])
     assert hit["original_name"] == "speech_video.mp4"
+    assert hit["media_type"] == "video"
     assert 0 <= hit["start_s"] < hit["end_s"]
-    assert "lazy dog" in hit["snippet"].lower()
+    marked = [hit["snippet"][a:b].lower() for a, b in hit["highlights"]]
+    assert marked == ["lazy", "dog"]
+
+
+def test_on_screen_text_and_a_typo(client: httpx.Client, processed_media: dict[str, Any]) -> None:
+    shown = client.get("/search", params={"q": "invoice", "mode": "lexical"}).json()
+    assert [(h["kind"], h["media_file_id"]) for h in shown["items"]] == [
+        ("text", str(processed_media["image"]))
+    ]
+    typo = client.get("/search", params={"q": "invoce", "mode": "lexical"}).json()
+    assert typo["suggestion"] == "invoice" and typo["corrected"] is True
+    assert [h["media_file_id"] for h in typo["items"]] == [str(processed_media["image"])]
+
+
+def test_semantic_without_pgvector_is_a_clear_409(client: httpx.Client) -> None:
+    response = client.get("/search", params={"q": "a fox", "mode": "semantic"})
+    assert_error(response, 409, "feature_unavailable")
+    assert "pgvector" in response.json()["error"]["message"]
 
 
 def test_ocr_word_hit(client: httpx.Client, processed_media: dict[str, Any]) -> None:
@@ -69,6 +90,10 @@ def test_filters_combine(client: httpx.Client, processed_media: dict[str, Any]) 
     assert str(processed_media["video"]) in {h["media_file_id"] for h in items}
     only_results = client.get("/search", params={"q": "lazy dog", "type": "ocr"}).json()
     assert only_results["items"] == []
+    videos = client.get("/search", params={"q": "lazy dog", "media_type": "video"}).json()
+    assert videos["items"]
+    images = client.get("/search", params={"q": "lazy dog", "media_type": "image"}).json()
+    assert images["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -84,6 +109,16 @@ def test_filters_combine(client: httpx.Client, processed_media: dict[str, Any]) 
         ({"q": "x", "status": "sleeping"}, "invalid_input"),
         ({"q": "x", "since": "yesterday"}, "invalid_input"),
         ({"q": "x", "since": "2025-01-02", "until": "2025-01-01"}, "invalid_input"),
+        ({"q": "x" * 10_240}, "invalid_input"),
+        ({"q": "lazy\x00dog"}, "invalid_input"),
+        ({"q": '"lazy dog'}, "invalid_input"),
+        ({"q": "-dog"}, "invalid_input"),
+        ({"q": "x", "limit": "100000"}, "invalid_input"),
+        ({"q": "x", "offset": "-1"}, "invalid_input"),
+        ({"q": "x", "mode": "fuzzy"}, "invalid_input"),
+        ({"q": "x", "kind": "video"}, "invalid_input"),
+        ({"contains": '{"a": "\\u0000"}'}, "invalid_input"),
+        ({"word": "a\x00b"}, "invalid_input"),
     ],
 )
 def test_bad_searches_are_422(client: httpx.Client, params: dict[str, str], code: str) -> None:

@@ -145,8 +145,11 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     page.goto(f"{base}/ui/search")
     page.fill("#search-q", word)
     page.click("#search-submit")
-    hit = page.locator("[data-testid=hit][data-kind=transcript]").first
+    hit = page.locator("[data-testid=hit][data-kind=speech]").first
     hit.wait_for()
+    # the matched word is marked in the hit's snippet
+    marked = hit.locator("[data-testid=hit-snippet] mark").first.inner_text()
+    assert marked.lower().startswith(word[:4]), (marked, word)
     hit_start = float(hit.get_attribute("data-start") or "nan")
     hit_end = float(hit.get_attribute("data-end") or "nan")
     shoot("05-search")
@@ -161,7 +164,14 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     line_end = float(current.get_attribute("data-end") or "nan")
     assert line_start - 0.05 <= now < line_end, (line_start, now, line_end)
     assert hit_start <= now <= hit_end, (hit_start, now, hit_end)
+    # and the searched word is marked in the transcript
+    assert current.locator("mark").first.inner_text().lower().startswith(word[:4])
     shoot("06-media-from-search")
+
+    # a misspelling: the page says what it searched instead, and finds the moment
+    page.goto(f"{base}/ui/search?q={word[:-1] + 'x' + word[-1]}&mode=lexical")
+    page.locator("[data-testid=search-suggestion]", has_text=word).wait_for()
+    page.locator("[data-testid=hit][data-kind=speech]").first.wait_for()
 
     # a word OCR read finds the image (a result hit)
     page.goto(f"{base}/ui/search?word=invoice")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -9,11 +10,26 @@ import pytest
 
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.errors import InvalidInput, NotFound
+from mediaflow.pipeline.ingest import ingest
+from mediaflow.pipeline.runner import run_job
 from mediaflow.runtime import Runtime
 from mediaflow.services.media import reanalyze
 from tests.acceptance.cli import mediaflow
-from tests.integration.test_search import analyzed_job
 from tests.migration.helpers import query
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def analyzed_job(runtime: Runtime, tmp_path: Path) -> uuid.UUID:
+    """speech.mp3 and text_image.png, ingested and analyzed with ``runtime``."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for sample in ("speech.mp3", "text_image.png"):
+        shutil.copy(SAMPLES / sample, folder / sample)
+    result = ingest(runtime, [folder], name="search", providers=["faster_whisper", "rapidocr"])
+    run_job(runtime, result.job_id)
+    return result.job_id
+
 
 COUNTS = """
     SELECT m.original_name,

@@ -20,7 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Newest first, as the doc says to roll back. Revision 3's block is one PL/pgSQL-bearing
 # script (run whole); the others are lists of plain statements.
-REVISIONS = ["000000000005", "000000000004", "000000000003", "000000000002", "000000000001"]
+REVISIONS = [
+    "000000000006",
+    "000000000005",
+    "000000000004",
+    "000000000003",
+    "000000000002",
+    "000000000001",
+]
 
 
 def _manual_rollback(url: str, revision: str) -> None:
@@ -102,10 +109,10 @@ def _alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_seed_alembic_commands_from_the_repo_root(empty_db: str) -> None:
     for args, expect in [
-        (("upgrade", "head"), "000000000005"),
-        (("current",), "000000000005"),
-        (("downgrade", "-1"), "000000000004"),
-        (("upgrade", "head"), "000000000005"),
+        (("upgrade", "head"), "000000000006"),
+        (("current",), "000000000006"),
+        (("downgrade", "-1"), "000000000005"),
+        (("upgrade", "head"), "000000000006"),
         (("downgrade", "000000000001"), "000000000001"),
         (("downgrade", "base"), None),
         (("stamp", "000000000001"), "000000000001"),

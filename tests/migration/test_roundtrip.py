@@ -21,6 +21,7 @@ from tests.pg import scratch_database
         ("000000000003", "000000000002"),
         ("000000000004", "000000000003"),
         ("000000000005", "000000000004"),
+        ("000000000006", "000000000005"),
     ],
 )
 def test_downgrade_one_step_equals_fresh_previous_revision(
@@ -41,8 +42,12 @@ def test_downgrade_one_step_equals_fresh_previous_revision(
         assert not any(f.startswith("procrastinate") for f in expected["functions"])
     elif previous == "000000000003":
         assert "ix_transcription_text_trgm" not in expected["indexes"]
-    else:
+    elif previous == "000000000004":
         assert "api_key" not in expected["tables"]
+    else:
+        assert not any(t.startswith("search_") for t in expected["tables"])
+        assert "indexing" not in expected["enums"]["processing_stage"]
+        assert "vector" not in expected["extensions"]
 
 
 def test_downgrade_base_leaves_nothing_of_the_project(head_db: str) -> None:
@@ -113,6 +118,8 @@ def test_emergency_recovery_stamp_then_upgrade(empty_db: str) -> None:
     assert verify.check(empty_db).ok
 
 
+# search_embedding's pgvector column is reflected, then left out by include_object
+@pytest.mark.filterwarnings("ignore:Did not recognize type 'vector':sqlalchemy.exc.SAWarning")
 def test_orm_models_agree_with_migrations(head_db: str) -> None:
     engine = sa.create_engine(head_db, poolclass=NullPool)
     with engine.connect() as connection:

@@ -74,6 +74,9 @@ class MemoryRecords:
     ) -> None:
         self.results += [(file.media_file_id, provider, output) for output in outputs]
 
+    def index_file(self, file: ClaimedFile) -> dict[str, object]:
+        return {"results": sum(1 for f, _, _ in self.results if f == file.media_file_id)}
+
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         row = self.files[file.media_file_id]
         row.status, row.error = outcome.status, outcome.error

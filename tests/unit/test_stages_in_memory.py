@@ -113,6 +113,7 @@ def test_an_image_goes_through_every_stage_in_order(pipeline: Pipeline, tmp_path
         ("frame_extraction", "started"), ("frame_extraction", "completed"),
         ("transcription", "skipped"),  # faster_whisper does not take images
         ("analysis", "started"), ("analysis", "completed"),
+        ("indexing", "started"), ("indexing", "completed"),
     ]  # fmt: skip
     assert records.rows(S.TRANSCRIPTION)[0].message == "no provider accepts this media"
     assert [(p, o.analysis_type) for _, p, o in records.results] == [

@@ -103,6 +103,7 @@ class ProcessingStage(StrEnum):
     FRAME_EXTRACTION = "frame_extraction"
     TRANSCRIPTION = "transcription"
     ANALYSIS = "analysis"
+    INDEXING = "indexing"  # revision 000000000006: search moments and embeddings
     FINALIZE = "finalize"
 
 

@@ -76,10 +76,15 @@ def include_in_autogenerate(
     """Alembic autogenerate filter: skip objects the ORM does not model.
 
     alembic_version is Alembic's; the procrastinate_* tables (revision 3) belong to
-    the task queue, which manages them from its own SQL.
+    the task queue, which manages them from its own SQL; the search_* tables (revision
+    6) belong to the search index (``mediaflow.search``), which reads and writes them
+    with its own SQL (their generated tsvector, vector and HNSW index are beyond what
+    the ORM would describe). The catalog snapshots verify all of them.
     """
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
-    return not (table == "alembic_version" or (table or "").startswith("procrastinate_"))
+    return not (
+        table == "alembic_version" or (table or "").startswith(("procrastinate_", "search_"))
+    )
 
 
 class Base(DeclarativeBase):

@@ -32,6 +32,8 @@ from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
 from mediaflow.pipeline.log import LogEvent, add_event
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
+from mediaflow.providers.text_embedding import TextEmbedder
+from mediaflow.search import index as search_index
 
 __all__ = [
     "ClaimedFile",
@@ -92,6 +94,10 @@ class Records(Protocol):
         """Store results; each supersedes the active one of its provider and type."""
         ...
 
+    def index_file(self, file: ClaimedFile) -> dict[str, object]:
+        """Finish the file's search index (embeddings); return what the log row says."""
+        ...
+
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         """Record the file's final status (and its ``finalize`` log row) at once."""
         ...
@@ -105,11 +111,16 @@ def _supersede(
     session: Session,
     model: type[AnalysisResult] | type[Transcription],
     *conditions: sa.ColumnElement[bool],
-) -> None:
+) -> list[uuid.UUID]:
     # deactivate in the same transaction as the insert: the unique partial index
     # (uq_*_active) guarantees a concurrent re-run cannot leave two active rows
-    session.execute(
-        sa.update(model).where(*conditions, model.is_active.is_(True)).values(is_active=False)
+    return list(
+        session.scalars(
+            sa.update(model)
+            .where(*conditions, model.is_active.is_(True))
+            .values(is_active=False)
+            .returning(model.id)
+        )
     )
 
 
@@ -122,8 +133,12 @@ def save_analysis(
     output: AnalysisOutput,
     latency_ms: int,
 ) -> AnalysisResult:
-    """Deactivate the active result for (file, provider, type) and insert ``output``."""
-    _supersede(
+    """Deactivate the active result for (file, provider, type) and insert ``output``.
+
+    The search index follows in the same transaction: the old result's moments go,
+    the new one's come.
+    """
+    superseded = _supersede(
         session,
         AnalysisResult,
         AnalysisResult.media_file_id == media_file_id,
@@ -143,6 +158,8 @@ def save_analysis(
     )
     session.add(row)
     session.flush()
+    search_index.drop_sources(session, result_ids=superseded)
+    search_index.index_result(session, row)
     return row
 
 
@@ -154,9 +171,14 @@ def save_transcription(
     provider: TranscriptionProvider,
     output: TranscriptOutput,
     latency_ms: int,
+    min_confidence: float | None = None,
 ) -> Transcription:
-    """Deactivate the active transcript for (file, provider) and insert ``output``."""
-    _supersede(
+    """Deactivate the active transcript for (file, provider) and insert ``output``.
+
+    The search index follows in the same transaction; segments below
+    ``min_confidence`` are stored but not searchable.
+    """
+    superseded = _supersede(
         session,
         Transcription,
         Transcription.media_file_id == media_file_id,
@@ -175,14 +197,24 @@ def save_transcription(
     )
     session.add(row)
     session.flush()
+    search_index.drop_sources(session, transcription_ids=superseded)
+    search_index.index_transcription(session, row, min_confidence=min_confidence)
     return row
 
 
 class DatabaseRecords:
     """``Records`` in PostgreSQL: one short transaction per call."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        embedder: TextEmbedder | None = None,
+        min_confidence: float | None = None,
+    ) -> None:
         self.db = db
+        self.embedder = embedder
+        self.min_confidence = min_confidence
 
     def claim(self, media_file_id: uuid.UUID) -> ClaimedFile | None:
         """Claimed only if not cancelled meanwhile: a cancel racing a worker's pick wins."""
@@ -235,6 +267,7 @@ class DatabaseRecords:
             save_transcription(
                 session, job_id=file.job_id, media_file_id=file.media_file_id,
                 provider=TranscriptionProvider(provider), output=output, latency_ms=latency_ms,
+                min_confidence=self.min_confidence,
             )  # fmt: skip
 
     def save_analysis(
@@ -247,6 +280,34 @@ class DatabaseRecords:
                     session, job_id=file.job_id, media_file_id=file.media_file_id,
                     provider=AnalysisProvider(provider), output=output, latency_ms=latency_ms,
                 )  # fmt: skip
+
+    def index_file(self, file: ClaimedFile) -> dict[str, object]:
+        """Embed the file's moments that have no vector yet, where semantic search can run.
+
+        Its words are indexed already (with each transcript and result); the model runs
+        here, outside any transaction, in batches.
+        """
+        with self.db.session() as session:
+            moments = session.execute(
+                sa.text("SELECT count(*) FROM search_moment WHERE media_file_id = :id"),
+                {"id": file.media_file_id},
+            ).scalar_one()
+        details: dict[str, object] = {"moments": int(moments)}
+        if self.embedder is None or not moments:
+            return details
+        status = search_index.semantic_status(self.db, self.embedder)
+        if not status.available:
+            details["semantic"] = f"unavailable: {status.reason}"
+            return details
+        report = search_index.embed_pending(
+            self.db, self.embedder, media_file_id=file.media_file_id
+        )
+        details.update(
+            embedded=report.embedded,
+            embed_ms=round(report.model_seconds * 1000),
+            model=self.embedder.model_version,
+        )
+        return details
 
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         """The file's status, error and finish time with its ``finalize`` row, together."""

@@ -116,7 +116,11 @@ class Pipeline:
     def of(cls, runtime: Runtime) -> Pipeline:
         """The pipeline writing to ``runtime``'s database."""
         return cls(
-            records=DatabaseRecords(runtime.db),
+            records=DatabaseRecords(
+                runtime.db,
+                embedder=runtime.embedder,
+                min_confidence=runtime.settings.search_min_confidence,
+            ),
             store=runtime.store,
             providers=runtime.providers,
             settings=runtime.settings,
@@ -191,6 +195,18 @@ class Pipeline:
             )  # fmt: skip
             self._run_providers(run, media, ProcessingStage.TRANSCRIPTION)
             self._run_providers(run, media, ProcessingStage.ANALYSIS)
+        self._index(run)
+
+    def _index(self, run: _Run) -> None:
+        """The search index of the file: its words are in already, its vectors come now.
+
+        A failure here is logged and noted on the file, which keeps its results.
+        """
+        try:
+            with run.timer(ProcessingStage.INDEXING) as step:
+                step.details.update(self.records.index_file(run.file))
+        except Exception as exc:
+            run.outcome.provider_failures.append(f"search index: {error_message(exc)}")
 
     # -- providers ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import AnalysisJob, MediaFile, ProcessingLog
+from mediaflow.db.values import has_nul
 from mediaflow.errors import Forbidden, InvalidInput, NotFound, Refused
 from mediaflow.pipeline import runner
 from mediaflow.pipeline.ingest import IngestResult, collect_files, ingest
@@ -87,16 +88,6 @@ def parse_options(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 # A job name is a label for people; a megabyte of it is an attack, not a name.
 MAX_NAME_CHARS = 500
 
@@ -141,7 +132,7 @@ def check_request(
         json.dumps(rest, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"options are not JSON: {exc}") from None
-    if _has_nul(rest):  # PostgreSQL's jsonb cannot hold a NUL character
+    if has_nul(rest):  # PostgreSQL's jsonb cannot hold a NUL character
         raise InvalidInput("options contain a NUL character")
     if split_names(providers) and split_names(in_options):
         raise InvalidInput(

@@ -149,15 +149,31 @@ function toLines(items) {
   return lines;
 }
 
+/** The words of a search query worth marking (no operators, no excluded words). */
+function queryTerms(q) {
+  const kept = q.toLowerCase().replace(/-("[^"]*"|\S+)/g, " ").replace(/\bor\b/g, " ");
+  return (kept.match(/[\p{L}\p{N}]+/gu) || []).filter((x) => x.length > 1);
+}
+
+function matches(word, terms) {
+  const bare = String(word).toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+  return bare && terms.some((term) => bare === term || bare.startsWith(term));
+}
+
+/** Text as nodes, the words matching the search query inside <mark>. */
+function markTerms(text, terms) {
+  if (!terms.length) return [text];
+  return text.split(/(\s+)/).map((part) => (matches(part, terms) ? el("mark", {}, part) : part));
+}
+
 /** The start of the first word matching ``q`` in the segment at ``t`` (or the next one). */
 function wordMoment(items, t, q) {
-  const terms = (q.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []).filter((x) => x.length > 1);
+  const terms = queryTerms(q);
   if (!terms.length) return null;
   for (const seg of items) {
     if (Number(seg.end) < t - 0.05) continue;
     for (const w of seg.words || []) {
-      const word = String(w.word).toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
-      if (word && terms.some((term) => word === term || word.startsWith(term))) return Number(w.start);
+      if (matches(w.word, terms)) return Number(w.start);
     }
     return null; // only the hit's own segment
   }
@@ -199,7 +215,7 @@ async function loadTranscript(meta) {
         onclick: () => seek(Number(s.start)),
       },
       el("span", { class: "seg-time" }, clock(s.start)),
-      el("span", { class: "seg-text" }, (s.text || "").trim()),
+      el("span", { class: "seg-text" }, ...markTerms((s.text || "").trim(), queryTerms(query))),
     );
     return { start: Number(s.start), end: Number(s.end), node };
   });
