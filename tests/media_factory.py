@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -443,3 +443,111 @@ def make_random_bytes(path: Path, size: int = 4096, seed: int = 1234) -> Path:
     path = Path(path)
     path.write_bytes(np.random.default_rng(seed).bytes(size))
     return path
+
+
+# ----------------------------------------------------------------------------- visual coverage
+
+
+def encode_video(
+    path: Path,
+    pictures: Iterable[RGBImage],
+    *,
+    fps: int,
+    size: tuple[int, int],
+    gop_s: float | None = None,
+) -> Path:
+    """Encode RGB ``pictures`` (each of ``size``) as H.264 at ``fps``; key frames every ``gop_s``."""
+    path = Path(path)
+    with av.open(str(path), "w", options=dict(_BITEXACT)) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.thread_count = 1
+        gop = str(round((gop_s or 2.0) * fps))
+        stream.options = {"preset": "veryfast", "crf": "26", "g": gop, "keyint_min": gop}
+        for index, picture in enumerate(pictures):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def make_slides_video(
+    path: Path,
+    texts: Sequence[str],
+    *,
+    slide_s: float = 3.0,
+    fps: int = 5,
+    size: tuple[int, int] = (640, 360),
+) -> Path:
+    """A talk's slides: each text on white for ``slide_s``, a hard cut between them."""
+    per_slide = round(slide_s * fps)
+    slides = [render_text(text, size, font_size=48) for text in texts]
+    return encode_video(
+        path, (slide for slide in slides for _ in range(per_slide)), fps=fps, size=size
+    )
+
+
+def make_fade_in_video(
+    path: Path,
+    *,
+    first_s: float = 2.0,
+    fade_s: float = 1.0,
+    hold_s: float = 3.0,
+    fps: int = 25,
+    size: tuple[int, int] = (320, 180),
+    text: str = "FADE",
+) -> Path:
+    """A blue first shot, then a cut to black that fades in to ``text`` on white."""
+    first = render_text("ONE", size, background=SECOND_SCENE_COLOUR, colour=WHITE, font_size=48)
+    target = render_text(text, size, font_size=64).astype(np.float32)
+    steps = round(fade_s * fps)
+
+    def pictures() -> Iterable[RGBImage]:
+        for _ in range(round(first_s * fps)):
+            yield first
+        for step in range(steps):
+            yield (target * (step / steps)).astype(np.uint8)
+        for _ in range(round(hold_s * fps)):
+            yield target.astype(np.uint8)
+
+    return encode_video(path, pictures(), fps=fps, size=size)
+
+
+def make_static_video(
+    path: Path,
+    text: str,
+    *,
+    duration_s: float,
+    fps: int = 1,
+    size: tuple[int, int] = (320, 180),
+    moving: bool = False,
+    noise: int = 0,
+    gop_s: float | None = None,
+) -> Path:
+    """One unchanging shot of ``text``.
+
+    ``moving``: a small square crosses the bottom edge; ``noise``: every frame gets its
+    own random grain of +-``noise`` levels (a camera's sensor, film grain).
+    """
+    still = render_text(text, size, font_size=40)
+    grain = np.random.default_rng(3)
+
+    def pictures() -> Iterable[RGBImage]:
+        for index in range(round(duration_s * fps)):
+            if noise:
+                shake = grain.integers(-noise, noise + 1, size=still.shape)
+                yield np.clip(still.astype(np.int16) + shake, 0, 255).astype(np.uint8)
+                continue
+            if not moving:
+                yield still
+                continue
+            picture = still.copy()
+            x = (index * 7) % (size[0] - 24)
+            picture[size[1] - 24 : size[1] - 4, x : x + 20] = (200, 30, 30)
+            yield picture
+
+    return encode_video(path, pictures(), fps=fps, size=size, gop_s=gop_s)

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         le=1,
         description="Transcript segments below this confidence are kept but not searchable.",
     )
+    frame_interval_s: float = Field(
+        default=10.0, gt=0, description="An interval frame this often inside a long shot."
+    )
+    frames_per_hour: int = Field(
+        default=720, ge=1, description="Frames a video may have analysed per hour of it."
+    )
+    min_frames: int = Field(
+        default=30, ge=1, description="Frames a video may have analysed, however short."
+    )
     worker_heartbeat_s: float = Field(
         default=10.0, gt=0, description="How often a worker tells the queue it is alive."
     )

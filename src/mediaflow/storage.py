@@ -130,6 +130,17 @@ class ContentStore:
                 temp.unlink()
             raise
 
+    def store_bytes(self, data: bytes) -> StoredObject:
+        """Keep ``data`` (a thumbnail, a small derived file) once per content, like ``store``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=_TEMP_PREFIX)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            return self.store(Path(temp_name))
+        finally:
+            Path(temp_name).unlink(missing_ok=True)
+
 
 def _fsync_dir(path: Path) -> None:
     """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from mediaflow.db import migrate
 from tests.acceptance.cli import REPO, mediaflow
 from tests.migration.helpers import query, run_sql
+
+# the newest revision and the one before it (the tests do not hard-code the numbers)
+HEAD, PREVIOUS = migrate.revisions_in_order()[-1], migrate.revisions_in_order()[-2]
 
 
 def _one_line_error(stderr: str) -> str:
@@ -23,17 +27,17 @@ def test_upgrade_current_and_downgrade(empty_db: str) -> None:
     env = {"MEDIAFLOW_DATABASE_URL": empty_db}
     assert mediaflow("db", "upgrade", env=env).returncode == 0
     done = mediaflow("db", "current", env=env)
-    assert done.stdout.strip() == "000000000006 (head)"
+    assert done.stdout.strip() == f"{HEAD} (head)"
     done = mediaflow("db", "downgrade", "-1", env=env)
     assert done.returncode == 0
-    assert "000000000005 (head is 000000000006)" in mediaflow("db", "current", env=env).stdout
+    assert f"{PREVIOUS} (head is {HEAD})" in mediaflow("db", "current", env=env).stdout
 
 
 def test_downgrade_to_an_unknown_revision(head_db: str) -> None:
     done = mediaflow("db", "downgrade", "abc123", env={"MEDIAFLOW_DATABASE_URL": head_db})
     assert done.returncode == 64
     assert "unknown revision 'abc123'" in _one_line_error(done.stderr)
-    assert query(head_db, "SELECT version_num FROM alembic_version") == [("000000000006",)]
+    assert query(head_db, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 def test_unreachable_database() -> None:
@@ -67,15 +71,15 @@ def test_embedded_default_brings_a_new_data_dir_to_head(data_dir: Path) -> None:
     # reused on the next run
     done = mediaflow("db", "verify", "--check-only", env=env)
     assert done.returncode == 0, done.stderr
-    assert "ok: schema matches revision 000000000006" in done.stdout
+    assert f"ok: schema matches revision {HEAD}" in done.stdout
     # the seed's alembic commands reach the same embedded database with no URL set
     import subprocess
     import sys
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
-    for args, expect in [(("current",), "000000000006"), (("downgrade", "-1"), None),
-                         (("current",), "000000000005"), (("upgrade", "head"), None),
-                         (("current",), "000000000006 (head)")]:  # fmt: skip
+    for args, expect in [(("current",), HEAD), (("downgrade", "-1"), None),
+                         (("current",), PREVIOUS), (("upgrade", "head"), None),
+                         (("current",), f"{HEAD} (head)")]:  # fmt: skip
         done = subprocess.run(
             [sys.executable, "-m", "alembic", "-c", "alembic.ini", *args],
             cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=120,
@@ -183,4 +187,4 @@ def test_the_seed_pg_restore_command_reads_a_mediaflow_backup(
             errors = [ln for ln in restored.stderr.splitlines() if "error:" in ln]
             assert len(errors) == 1 and "transaction_timeout" in errors[0], restored.stderr
         assert query(target, "SELECT name FROM analysis_job") == [("from the dump",)]
-        assert query(target, "SELECT version_num FROM alembic_version") == [("000000000006",)]
+        assert query(target, "SELECT version_num FROM alembic_version") == [(HEAD,)]

@@ -161,6 +161,30 @@ def test_results_of_the_video_include_scenes(client: httpx.Client, media: dict[s
     assert any(abs(cut - 3.24) < 0.2 for cut in scenes["result"]["cuts"])
 
 
+def test_keyframes_and_timeline_of_the_video(client: httpx.Client, media: dict[str, Any]) -> None:
+    keyframes = client.get(f"/media/{media['video']}/keyframes")
+    assert keyframes.status_code == 200, keyframes.text
+    shots = keyframes.json()["items"]
+    # the video's two shots, the second from its cut at 3.24 s
+    assert [s["shot"] for s in shots] == [0, 1]
+    assert shots[0]["start_s"] == 0.0 and abs(shots[1]["start_s"] - 3.24) < 0.05
+    picture = client.get(shots[1]["url"])
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    assert picture.content[:2] == b"\xff\xd8"  # a JPEG
+    assert "immutable" in picture.headers["cache-control"]
+    assert_error(client.get(f"/media/{media['video']}/keyframes/7"), 404, "not_found")
+    assert_error(client.get(f"/media/{media['video']}/keyframes/-1"), 422, "invalid_input")
+
+    timeline = client.get(f"/media/{media['video']}/timeline").json()["items"]
+    starts = [event["start_s"] for event in timeline]
+    assert starts == sorted(starts)
+    assert [e["type"] for e in timeline].count("shot") == 2
+    texts = [e for e in timeline if e["type"] == "text"]
+    assert texts and all(e["start_s"] <= e["end_s"] for e in texts)
+    # an image has no shots
+    assert client.get(f"/media/{media['image']}/keyframes").json()["items"] == []
+
+
 def test_transcription_has_timed_segments(client: httpx.Client, media: dict[str, Any]) -> None:
     response = client.get(f"/media/{media['video']}/transcription")
     assert response.status_code == 200, response.text
@@ -195,6 +219,10 @@ def test_exports(client: httpx.Client, media: dict[str, Any]) -> None:
     parsed = json.loads(document.text)
     assert parsed["media_file"]["id"] == str(media["video"])
     assert parsed["transcriptions"][0]["text"] == text
+    # the timeline of what is on screen, in time order, and the shots
+    starts = [event["start_s"] for event in parsed["timeline"]]
+    assert starts and starts == sorted(starts)
+    assert len(parsed["keyframes"]) == 2
 
     txt = client.get(url, params={"format": "txt"})
     assert txt.headers["content-type"].startswith("text/plain")

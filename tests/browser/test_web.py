@@ -136,6 +136,17 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     )
     page.wait_for_selector("[data-testid=timeline-row][data-stage=transcription]")
     assert page.locator("[data-testid=export-vtt]").get_attribute("href", timeout=1000)
+    # the shot strip: one thumbnail per shot (loaded), a click seeks to its shot
+    shots = page.locator("[data-testid=shot]")
+    shots.nth(1).wait_for()
+    assert shots.count() == 2
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=shot] img')].every(i => i.naturalWidth > 0)"
+    )
+    shots.nth(1).click()
+    _wait_near(page, float(shots.nth(1).get_attribute("data-start") or "nan"))
+    # and the timeline of on-screen text under the player
+    page.wait_for_selector("[data-testid=timeline-track][data-type=text]")
     shoot("04-media-video")
 
     # search a word of the second line; the hit opens the media page at its moment

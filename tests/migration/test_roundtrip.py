@@ -22,6 +22,7 @@ from tests.pg import scratch_database
         ("000000000004", "000000000003"),
         ("000000000005", "000000000004"),
         ("000000000006", "000000000005"),
+        ("000000000007", "000000000006"),
     ],
 )
 def test_downgrade_one_step_equals_fresh_previous_revision(
@@ -44,6 +45,8 @@ def test_downgrade_one_step_equals_fresh_previous_revision(
         assert "ix_transcription_text_trgm" not in expected["indexes"]
     elif previous == "000000000004":
         assert "api_key" not in expected["tables"]
+    elif previous == "000000000006":
+        assert "media_keyframe" not in expected["tables"]
     else:
         assert not any(t.startswith("search_") for t in expected["tables"])
         assert "indexing" not in expected["enums"]["processing_stage"]

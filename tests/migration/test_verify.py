@@ -30,7 +30,7 @@ def _verify_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_clean_database_passes_with_one_line(head_db: str) -> None:
     done = _verify_cli(head_db, "--check-only")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().startswith("ok: schema matches revision 000000000006")
+    assert done.stdout.strip().startswith(f"ok: schema matches revision {migrate.head_revision()}")
     assert len(done.stdout.strip().splitlines()) == 1
 
 
@@ -69,7 +69,7 @@ def test_drift_is_reported(head_db: str, drift: list[str], expected: str) -> Non
 def test_wrong_version_names_the_revision_the_schema_has(head_db: str) -> None:
     run_sql(head_db, ["UPDATE alembic_version SET version_num = '000000000001'"])
     first = verify.check(head_db).differences[0]
-    assert "records 000000000001 but its schema is that of 000000000006" in first
+    assert f"records 000000000001 but its schema is that of {migrate.head_revision()}" in first
 
 
 def test_invalid_index_from_a_failed_concurrent_build(head_db: str) -> None:

@@ -15,7 +15,7 @@ from mediaflow.db.enums import MediaFileStatus, ProcessingLogStatus, ProcessingS
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
 from mediaflow.pipeline.log import LogEvent
-from mediaflow.pipeline.records import ClaimedFile, FileOutcome
+from mediaflow.pipeline.records import ClaimedFile, FileOutcome, KeyframeRow
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
 
 
@@ -40,6 +40,7 @@ class MemoryRecords:
     transcripts: list[tuple[uuid.UUID, str, TranscriptOutput]] = field(default_factory=list)
     results: list[tuple[uuid.UUID, str, AnalysisOutput]] = field(default_factory=list)
     finalized: dict[uuid.UUID, FileOutcome] = field(default_factory=dict)
+    keyframes: dict[uuid.UUID, list[KeyframeRow]] = field(default_factory=dict)
 
     def add_file(self, storage_key: str | None, name: str) -> uuid.UUID:
         """A pending file of a new job; returns its id."""
@@ -73,6 +74,9 @@ class MemoryRecords:
         self, file: ClaimedFile, provider: str, outputs: list[AnalysisOutput], latency_ms: int
     ) -> None:
         self.results += [(file.media_file_id, provider, output) for output in outputs]
+
+    def save_keyframes(self, file: ClaimedFile, keyframes: list[KeyframeRow]) -> None:
+        self.keyframes[file.media_file_id] = list(keyframes)
 
     def index_file(self, file: ClaimedFile) -> dict[str, object]:
         return {"results": sum(1 for f, _, _ in self.results if f == file.media_file_id)}

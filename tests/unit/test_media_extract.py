@@ -1,7 +1,8 @@
-"""Audio extraction (16 kHz mono WAV) and frame sampling (interval + scene cuts)."""
+"""Audio extraction (16 kHz mono WAV) and frame sampling (every shot, spans, budget)."""
 
 from __future__ import annotations
 
+import itertools
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -15,7 +16,7 @@ from PIL import Image
 from mediaflow.db.enums import MediaType
 from mediaflow.errors import InvalidInput
 from mediaflow.media.audio import extract_audio, load_wav
-from mediaflow.media.frames import extract_frames
+from mediaflow.media.frames import SamplingPolicy, extract_frames, sample_frames
 from mediaflow.media.probe import probe
 from mediaflow.media.types import Frame
 from tests.markers import needs_espeak
@@ -24,9 +25,13 @@ from tests.media_factory import (
     SPEECH_SENTENCE,
     VIDEO_SENTENCE,
     VIDEO_SPEECH_WPM,
+    WHITE,
     Shot,
     VideoInfo,
+    make_fade_in_video,
+    make_slides_video,
     make_speech_audio,
+    make_static_video,
     make_text_image,
     make_two_shot_video,
     make_video,
@@ -175,26 +180,34 @@ def _is_second_scene(image: npt.NDArray[np.uint8]) -> bool:
     return bool(np.abs(median - np.array(SECOND_SCENE_COLOUR)).max() < 12)
 
 
-def test_video_frames_interval_and_cut(speech_video: VideoInfo) -> None:
-    frames = extract_frames(speech_video.path, MediaType.VIDEO)
+def test_every_shot_is_seen_with_spans_that_tile_the_video(speech_video: VideoInfo) -> None:
+    sample = sample_frames(speech_video.path, MediaType.VIDEO)
+    frames = sample.frames
     _is_frame_list(frames)
-    assert frames[0].index == 0 and frames[0].timestamp_s == 0.0
-    assert frames[0].image.shape == (360, 640, 3)
-    # White first shot with black text: bright median, some dark pixels.
-    assert np.median(frames[0].image) > 240 and frames[0].image.min() < 40
-
-    times = [f.timestamp_s for f in frames]
     cut = speech_video.cut_times_s[0]
-    for t in (0.0, 2.0, 4.0):  # interval frames
-        assert t in times
-    at_cut = [f for f in frames if abs(f.timestamp_s - cut) <= 1 / speech_video.fps + 1e-6]
-    assert len(at_cut) == 1, times
-    assert _is_second_scene(at_cut[0].image)
-    assert at_cut[0].index == round(cut * speech_video.fps)
-    # Nothing else: interval frames plus the one cut.
-    last_frame_s = speech_video.duration_s - 1 / speech_video.fps
-    interval = [t for t in (0.0, 2.0, 4.0, 6.0) if t <= last_frame_s + 1e-6]
-    assert len(frames) == len(interval) + 1
+    # one shot per cut, each with its keyframe
+    assert [(s.index, s.start_s) for s in sample.shots] == [
+        (0, 0.0),
+        (1, pytest.approx(cut, abs=0.041)),
+    ]
+    assert sample.shots[-1].end_s == pytest.approx(speech_video.duration_s, abs=0.05)
+    assert not _is_second_scene(sample.shots[0].keyframe.image)
+    assert _is_second_scene(sample.shots[1].keyframe.image)
+    # the analysed frames stand for spans that tile the whole video, in order
+    assert frames[0].start_s == 0.0
+    assert frames[-1].end_s == pytest.approx(speech_video.duration_s, abs=0.05)
+    for before, after in itertools.pairwise(frames):
+        assert before.end_s == after.start_s
+    for frame in frames:
+        assert frame.start_s is not None and frame.end_s is not None
+        assert frame.start_s <= frame.timestamp_s <= frame.end_s
+        assert frame.shot is not None
+    # a frame of the second shot shows it; none before the cut does
+    assert all(_is_second_scene(f.image) == (f.start_s >= cut - 1e-6) for f in frames)
+    assert frames[0].image.shape == (360, 640, 3)
+    assert sample.details == {
+        "frames": len(frames), "sampled": sample.sampled, "shots": 2, "decoded": sample.decoded,
+    }  # fmt: skip
 
 
 def test_frame_index_matches_time(speech_video: VideoInfo) -> None:
@@ -202,45 +215,90 @@ def test_frame_index_matches_time(speech_video: VideoInfo) -> None:
         assert frame.index == round(frame.timestamp_s * speech_video.fps)
 
 
-def test_max_frames_keeps_first_and_cut(speech_video: VideoInfo) -> None:
-    frames = extract_frames(speech_video.path, MediaType.VIDEO, max_frames=2)
-    assert len(frames) == 2
-    assert frames[0].timestamp_s == 0.0
-    assert frames[1].timestamp_s == pytest.approx(speech_video.cut_times_s[0], abs=0.041)
+def test_a_fade_in_shot_gets_a_visible_keyframe(tmp_path: Path) -> None:
+    path = make_fade_in_video(tmp_path / "fade.mp4", first_s=2.0, fade_s=1.0, hold_s=3.0)
+    sample = sample_frames(path, MediaType.VIDEO)
+    assert [s.start_s for s in sample.shots] == [0.0, pytest.approx(2.0, abs=0.05)]
+    faded = sample.shots[1]
+    # the cut opens on black: the keyframe is the sharpest frame of the shot's start
+    assert faded.keyframe.image.mean() > 150, faded.keyframe.timestamp_s
+    assert faded.keyframe.timestamp_s > faded.start_s
 
 
-def test_long_video_widens_interval(speech_video: VideoInfo) -> None:
-    frames = extract_frames(
-        speech_video.path, MediaType.VIDEO, max_frames=3, interval_s=0.5, scene_threshold=None
+def test_a_fade_in_in_key_frame_only_mode_is_looked_at_again(tmp_path: Path) -> None:
+    # long GOPs: the only key frame in the shot's opening is the black one at the cut
+    path = make_fade_in_video(tmp_path / "fade.mp4", first_s=2.0, fade_s=1.0, hold_s=6.0)
+    policy = SamplingPolicy(keyframes_only_after_s=0.0)
+    sample = sample_frames(path, MediaType.VIDEO, policy)
+    faded = [s for s in sample.shots if s.start_s >= 1.9]
+    assert faded and faded[0].keyframe.image.mean() > 150
+
+
+def test_a_static_shot_is_analysed_once_for_its_whole_length(tmp_path: Path) -> None:
+    path = make_static_video(tmp_path / "static.mp4", "STILL", duration_s=600, fps=1)
+    sample = sample_frames(path, MediaType.VIDEO)
+    # interval frames were sampled inside the long shot...
+    assert sample.sampled >= 600 // 10 - 1
+    # ...and all showed the same picture: one frame stands for the ten minutes
+    (frame,) = sample.frames
+    assert (frame.start_s, frame.end_s) == (0.0, pytest.approx(600.0, abs=1.0))
+    assert len(sample.shots) == 1
+
+
+def test_grain_is_not_a_new_picture_but_one_changed_character_is(tmp_path: Path) -> None:
+    grainy = make_static_video(tmp_path / "grain.mp4", "STILL 1", duration_s=30, fps=5, noise=6)
+    assert len(extract_frames(grainy, MediaType.VIDEO)) == 1
+    digits = make_slides_video(tmp_path / "digits.mp4", ["SLIDE 1", "SLIDE 2", "SLIDE 3"], fps=5)
+    frames = extract_frames(digits, MediaType.VIDEO)
+    assert [f.start_s for f in frames] == pytest.approx([0.0, 3.0, 6.0], abs=0.21)
+
+
+def test_slides_give_one_frame_each(tmp_path: Path) -> None:
+    texts = ["ALPHA", "BRAVO", "CHARLIE", "DELTA"]
+    path = make_slides_video(tmp_path / "slides.mp4", texts, slide_s=3.0, fps=5)
+    frames = extract_frames(path, MediaType.VIDEO)
+    assert [(f.start_s, f.end_s) for f in frames] == [
+        (pytest.approx(3.0 * i, abs=0.21), pytest.approx(3.0 * (i + 1), abs=0.21))
+        for i in range(len(texts))
+    ]
+
+
+def test_the_budget_grows_with_the_duration_and_keeps_every_shot(tmp_path: Path) -> None:
+    assert SamplingPolicy(min_frames=30, frames_per_hour=720).budget(60) == 30
+    assert SamplingPolicy(min_frames=30, frames_per_hour=720).budget(3600) == 720
+    assert SamplingPolicy(min_frames=30, frames_per_hour=720).budget(7200) == 1440
+    colours = [
+        (200, 30, 30),
+        (30, 200, 30),
+        (30, 30, 200),
+        (200, 200, 30),
+        (30, 200, 200),
+        (90, 90, 90),
+    ]
+    shots = [Shot(12.0, colour, f"SHOT {i}", WHITE) for i, colour in enumerate(colours)]
+    path = make_video(tmp_path / "shots.mp4", shots, fps=2, size=(320, 180)).path
+    # interval frames every 2 s would be 36; a budget of 8 keeps the 6 shots first
+    policy = SamplingPolicy(interval_s=2.0, min_frames=8, frames_per_hour=1)
+    sample = sample_frames(path, MediaType.VIDEO, policy)
+    assert sample.sampled == 8
+    assert len({f.shot for f in sample.frames}) == 6
+    tight = sample_frames(
+        path, MediaType.VIDEO, SamplingPolicy(interval_s=2.0, min_frames=3, frames_per_hour=1)
     )
-    # 3 frames must cover ~6 s: interval widened to duration / 3.
-    assert len(frames) == 3
-    step = speech_video.duration_s / 3
-    assert [f.timestamp_s for f in frames] == pytest.approx([0.0, step, 2 * step], abs=0.041)
+    assert len(tight.frames) <= 3 and tight.frames[0].start_s == 0.0
+    assert tight.frames[-1].end_s == pytest.approx(72.0, abs=0.6)
 
 
-def test_without_scene_detection_seeks_interval_frames(speech_video: VideoInfo) -> None:
-    seeking = extract_frames(speech_video.path, MediaType.VIDEO, scene_threshold=None)
-    sequential = extract_frames(speech_video.path, MediaType.VIDEO)
-    seek_times = [f.timestamp_s for f in seeking]
-    last_frame_s = speech_video.duration_s - 1 / speech_video.fps
-    assert seek_times == [t for t in (0.0, 2.0, 4.0, 6.0) if t <= last_frame_s + 1e-6]
-    by_time = {f.timestamp_s: f for f in sequential}
-    for frame in seeking:  # the same pictures as the front-to-back decode
-        assert np.array_equal(frame.image, by_time[frame.timestamp_s].image)
-
-
-def test_keyframes_only_still_finds_the_cut(speech_video: VideoInfo) -> None:
-    # x264 puts a key frame at a hard cut, so the fast mode sees it too.
-    frames = extract_frames(speech_video.path, MediaType.VIDEO, keyframes_only_after_s=0.0)
-    assert frames[0].timestamp_s == 0.0
-    cut = speech_video.cut_times_s[0]
-    assert any(abs(f.timestamp_s - cut) < 0.041 for f in frames)
+def test_frames_are_held_small(speech_video: VideoInfo) -> None:
+    frames = extract_frames(speech_video.path, MediaType.VIDEO)
+    for frame in frames:
+        assert frame.encoded is not None and len(frame.encoded) < frame.image.nbytes / 4
 
 
 def test_max_side_downscales(speech_video: VideoInfo) -> None:
-    frames = extract_frames(speech_video.path, MediaType.VIDEO, max_side=320)
+    frames = extract_frames(speech_video.path, MediaType.VIDEO, SamplingPolicy(max_side=320))
     assert {f.image.shape for f in frames} == {(180, 320, 3)}
+    assert {(f.width, f.height) for f in frames} == {(320, 180)}
 
 
 @pytest.mark.parametrize(
@@ -253,16 +311,14 @@ def test_max_side_downscales(speech_video: VideoInfo) -> None:
         ("two.mov", "libx264"),
     ],
 )
-@pytest.mark.parametrize("scene_threshold", [30.0, None], ids=["scenes", "seek"])
-def test_containers(tmp_path: Path, name: str, codec: str, scene_threshold: float | None) -> None:
+def test_containers(tmp_path: Path, name: str, codec: str) -> None:
     info = make_two_shot_video(tmp_path / name, video_codec=codec)
-    frames = extract_frames(info.path, MediaType.VIDEO, scene_threshold=scene_threshold)
-    _is_frame_list(frames)
-    times = [f.timestamp_s for f in frames]
-    expected = [0.0, 2.0, 4.0] if scene_threshold is None else [0.0, 2.0, 3.0, 4.0]
-    assert times == pytest.approx(expected, abs=0.041)
-    second = [f for f in frames if f.timestamp_s >= info.cut_times_s[0] - 1e-6]
-    first = [f for f in frames if f.timestamp_s < info.cut_times_s[0] - 1e-6]
+    sample = sample_frames(info.path, MediaType.VIDEO)
+    _is_frame_list(sample.frames)
+    assert [s.start_s for s in sample.shots] == pytest.approx([0.0, info.cut_times_s[0]], abs=0.041)
+    second = [f for f in sample.frames if f.start_s >= info.cut_times_s[0] - 1e-6]
+    first = [f for f in sample.frames if f.start_s < info.cut_times_s[0] - 1e-6]
+    assert second and first
     assert all(_is_second_scene(f.image) for f in second)
     assert not any(_is_second_scene(f.image) for f in first)
 
@@ -322,7 +378,7 @@ def test_image_exif_orientation_and_max_side(tmp_path: Path) -> None:
         image.save(rotated, exif=exif)
     (frame,) = extract_frames(rotated, MediaType.IMAGE)
     assert frame.image.shape == (400, 100, 3)
-    (small,) = extract_frames(rotated, MediaType.IMAGE, max_side=200)
+    (small,) = extract_frames(rotated, MediaType.IMAGE, SamplingPolicy(max_side=200))
     assert small.image.shape == (200, 50, 3)
 
 
@@ -337,7 +393,7 @@ def test_unknown_media_type_is_refused(tmp_path: Path) -> None:
 
 
 def test_bad_arguments(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="max_frames"):
-        extract_frames(tmp_path / "x.png", MediaType.IMAGE, max_frames=0)
+    with pytest.raises(ValueError, match="min_frames"):
+        extract_frames(tmp_path / "x.png", MediaType.IMAGE, SamplingPolicy(min_frames=0))
     with pytest.raises(ValueError, match="interval_s"):
-        extract_frames(tmp_path / "x.png", MediaType.IMAGE, interval_s=0)
+        extract_frames(tmp_path / "x.png", MediaType.IMAGE, SamplingPolicy(interval_s=0))

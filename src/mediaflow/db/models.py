@@ -331,6 +331,39 @@ class ProcessingLog(Base):
     )
 
 
+class MediaKeyframe(Base):
+    """One shot of a video (revision 7): its span, its chosen frame, a thumbnail of it.
+
+    ``storage_key`` is the content-store key (sha256) of a small JPEG; a re-run of the
+    file replaces its keyframes.
+    """
+
+    __tablename__ = "media_keyframe"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    media_file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media_file.id", ondelete="CASCADE"), nullable=False
+    )
+    shot: Mapped[int] = mapped_column(Integer, nullable=False)
+    start_s: Mapped[float] = mapped_column(Double, nullable=False)
+    end_s: Mapped[float] = mapped_column(Double, nullable=False)
+    timestamp_s: Mapped[float] = mapped_column(Double, nullable=False)
+    storage_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    sharpness: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_NOW, nullable=False
+    )
+
+    __table_args__ = (
+        UniqueConstraint("media_file_id", "shot", name="uq_media_keyframe_shot"),
+        CheckConstraint(
+            "start_s <= timestamp_s AND timestamp_s <= end_s", name="ck_media_keyframe_span"
+        ),
+    )
+
+
 class ApiKey(Base):
     """A key of the REST API: only its SHA-256 and a display prefix are stored."""
 

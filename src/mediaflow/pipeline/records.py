@@ -26,7 +26,7 @@ from mediaflow.db.enums import (
     ProcessingStage,
     TranscriptionProvider,
 )
-from mediaflow.db.models import AnalysisResult, MediaFile, Transcription
+from mediaflow.db.models import AnalysisResult, MediaFile, MediaKeyframe, Transcription
 from mediaflow.db.session import Database
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
@@ -39,6 +39,7 @@ __all__ = [
     "ClaimedFile",
     "DatabaseRecords",
     "FileOutcome",
+    "KeyframeRow",
     "Records",
     "save_analysis",
     "save_transcription",
@@ -67,6 +68,20 @@ class FileOutcome:
     provider_failures: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class KeyframeRow:
+    """One shot's keyframe as stored: its span, its frame's time, its thumbnail."""
+
+    shot: int
+    start_s: float
+    end_s: float
+    timestamp_s: float
+    storage_key: str
+    width: int
+    height: int
+    sharpness: float | None = None
+
+
 class Records(Protocol):
     """Everything the stages of one file write (each call commits on its own)."""
 
@@ -92,6 +107,10 @@ class Records(Protocol):
         self, file: ClaimedFile, provider: str, outputs: list[AnalysisOutput], latency_ms: int
     ) -> None:
         """Store results; each supersedes the active one of its provider and type."""
+        ...
+
+    def save_keyframes(self, file: ClaimedFile, keyframes: list[KeyframeRow]) -> None:
+        """Replace the file's keyframes (one per shot) with ``keyframes``."""
         ...
 
     def index_file(self, file: ClaimedFile) -> dict[str, object]:
@@ -280,6 +299,17 @@ class DatabaseRecords:
                     session, job_id=file.job_id, media_file_id=file.media_file_id,
                     provider=AnalysisProvider(provider), output=output, latency_ms=latency_ms,
                 )  # fmt: skip
+
+    def save_keyframes(self, file: ClaimedFile, keyframes: list[KeyframeRow]) -> None:
+        """The file's keyframes, replacing those of an earlier run, in one transaction."""
+        with self.db.session() as session:
+            session.execute(
+                sa.delete(MediaKeyframe).where(MediaKeyframe.media_file_id == file.media_file_id)
+            )
+            session.add_all(
+                MediaKeyframe(media_file_id=file.media_file_id, **dataclasses.asdict(row))
+                for row in keyframes
+            )
 
     def index_file(self, file: ClaimedFile) -> dict[str, object]:
         """Embed the file's moments that have no vector yet, where semantic search can run.

@@ -32,11 +32,17 @@ from mediaflow.config import Settings
 from mediaflow.db.enums import MediaFileStatus, MediaType, ProcessingLogStatus, ProcessingStage
 from mediaflow.errors import NotFound, TransientProviderError
 from mediaflow.media.audio import extract_audio
-from mediaflow.media.frames import extract_frames
+from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
 from mediaflow.media.probe import probe
-from mediaflow.media.types import Frame
+from mediaflow.media.types import Frame, Shot
 from mediaflow.pipeline.log import LogEvent, StageStep, error_message, stage_timer
-from mediaflow.pipeline.records import ClaimedFile, DatabaseRecords, FileOutcome, Records
+from mediaflow.pipeline.records import (
+    ClaimedFile,
+    DatabaseRecords,
+    FileOutcome,
+    KeyframeRow,
+    Records,
+)
 from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
 from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
 from mediaflow.runtime import Runtime
@@ -111,6 +117,11 @@ class Pipeline:
         self.store = store
         self.providers = providers
         self.settings = settings
+        self._sampling = SamplingPolicy(
+            interval_s=settings.frame_interval_s,
+            frames_per_hour=settings.frames_per_hour,
+            min_frames=settings.min_frames,
+        )
 
     @classmethod
     def of(cls, runtime: Runtime) -> Pipeline:
@@ -184,8 +195,11 @@ class Pipeline:
                 self._skip(run, ProcessingStage.AUDIO_EXTRACTION, "no audio")
             if info.media_type in (MediaType.VIDEO, MediaType.IMAGE):
                 with timer(ProcessingStage.FRAME_EXTRACTION) as step:
-                    frames = extract_frames(path, info.media_type)
-                    step.details.update(frames=len(frames))
+                    sample = sample_frames(path, info.media_type, self._sampling)
+                    frames = sample.frames
+                    step.details.update(sample.details)
+                    if sample.shots:
+                        step.details["keyframes"] = self._save_keyframes(run.file, sample.shots)
             else:
                 self._skip(run, ProcessingStage.FRAME_EXTRACTION, "no video")
 
@@ -196,6 +210,23 @@ class Pipeline:
             self._run_providers(run, media, ProcessingStage.TRANSCRIPTION)
             self._run_providers(run, media, ProcessingStage.ANALYSIS)
         self._index(run)
+
+    def _save_keyframes(self, file: ClaimedFile, shots: list[Shot]) -> int:
+        """A thumbnail of each shot's keyframe in the content store, and the shot's row."""
+        rows = []
+        for shot in shots:
+            data, (width, height) = thumbnail(shot.keyframe)
+            stored = self.store.store_bytes(data)
+            rows.append(
+                KeyframeRow(
+                    shot=shot.index, start_s=shot.start_s, end_s=shot.end_s,
+                    timestamp_s=min(max(shot.keyframe.timestamp_s, shot.start_s), shot.end_s),
+                    storage_key=stored.key, width=width, height=height,
+                    sharpness=shot.sharpness,
+                )
+            )  # fmt: skip
+        self.records.save_keyframes(file, rows)
+        return len(rows)
 
     def _index(self, run: _Run) -> None:
         """The search index of the file: its words are in already, its vectors come now.

@@ -21,14 +21,27 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import AnalysisProvider, JobStatus, MediaFileStatus, TranscriptionProvider
-from mediaflow.db.models import AnalysisJob, AnalysisResult, MediaFile, Transcription
+from mediaflow.db.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaKeyframe,
+    Transcription,
+)
 from mediaflow.errors import InvalidInput, NotFound, Refused
 from mediaflow.pipeline.records import FileOutcome
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
 from mediaflow.runtime import Runtime
 from mediaflow.services.export import FORMATS, to_srt, to_vtt
-from mediaflow.services.schemas import MediaOut, ResultOut, TranscriptionOut
+from mediaflow.services.schemas import (
+    KeyframeOut,
+    MediaOut,
+    ResultOut,
+    TimelineEvent,
+    TranscriptionOut,
+)
+from mediaflow.services.timeline import build_timeline
 
 __all__ = [
     "StoredOriginal",
@@ -36,10 +49,13 @@ __all__ = [
     "export",
     "get_media",
     "get_transcription",
+    "keyframe_image",
+    "keyframes",
     "list_results",
     "media_document",
     "original",
     "reanalyze",
+    "timeline",
 ]
 
 
@@ -145,6 +161,60 @@ def original(runtime: Runtime, media_id: uuid.UUID) -> StoredOriginal:
     return StoredOriginal(media, path, size, f'"{media.sha256 or key}"')
 
 
+def _keyframes(session: Session, media_id: uuid.UUID) -> list[KeyframeOut]:
+    rows = session.scalars(
+        sa.select(MediaKeyframe)
+        .where(MediaKeyframe.media_file_id == media_id)
+        .order_by(MediaKeyframe.shot)
+    ).all()
+    return [
+        KeyframeOut(
+            shot=row.shot, start_s=row.start_s, end_s=row.end_s, timestamp_s=row.timestamp_s,
+            width=row.width, height=row.height, sharpness=row.sharpness,
+            url=f"/media/{media_id}/keyframes/{row.shot}",
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def keyframes(runtime: Runtime, media_id: uuid.UUID) -> list[KeyframeOut]:
+    """The shots of a video with their keyframes' thumbnails, in order (none for others)."""
+    with runtime.db.session() as session:
+        _get(session, media_id)
+        return _keyframes(session, media_id)
+
+
+def keyframe_image(runtime: Runtime, media_id: uuid.UUID, shot: int) -> Path:
+    """The JPEG thumbnail of one shot; ``NotFound`` for an unknown shot or a missing file."""
+    with runtime.db.session() as session:
+        _get(session, media_id)
+        key = session.scalar(
+            sa.select(MediaKeyframe.storage_key).where(
+                MediaKeyframe.media_file_id == media_id, MediaKeyframe.shot == shot
+            )
+        )
+    if key is None:
+        raise NotFound(f"media file {media_id} has no shot {shot}")
+    path = runtime.store.path_for(key)
+    if not path.is_file():
+        raise NotFound(f"the thumbnail of shot {shot} of media file {media_id} is missing")
+    return path
+
+
+def _timeline(session: Session, media_id: uuid.UUID) -> list[TimelineEvent]:
+    results = [
+        (str(r.provider), r.analysis_type, r.result) for r in _active_results(session, media_id)
+    ]
+    return build_timeline(results, _keyframes(session, media_id))
+
+
+def timeline(runtime: Runtime, media_id: uuid.UUID) -> list[TimelineEvent]:
+    """Shots, on-screen text, faces, moderation and colours over time, in time order."""
+    with runtime.db.session() as session:
+        _get(session, media_id)
+        return _timeline(session, media_id)
+
+
 def media_document(runtime: Runtime, media_id: uuid.UUID) -> dict[str, Any]:
     """Everything known about one media file, active results only, as JSON-ready data."""
     with runtime.db.session() as session:
@@ -183,6 +253,8 @@ def media_document(runtime: Runtime, media_id: uuid.UUID) -> dict[str, Any]:
                 }
                 for r in results
             ],
+            "keyframes": [k.model_dump() for k in _keyframes(session, media_id)],
+            "timeline": [e.model_dump() for e in _timeline(session, media_id)],
         }  # fmt: skip
 
 

@@ -30,12 +30,14 @@ __all__ = [
     "JobDetail",
     "JobPage",
     "JobSummary",
+    "KeyframeOut",
     "LogEntry",
     "LogPage",
     "MediaOut",
     "ResultList",
     "ResultOut",
     "SegmentOut",
+    "TimelineEvent",
     "TranscriptionOut",
     "WordOut",
 ]
@@ -215,3 +217,31 @@ class TranscriptionOut(BaseModel):
     segments: list[SegmentOut]
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class KeyframeOut(BaseModel):
+    """One shot of a video: its span, the time of its chosen frame, its thumbnail."""
+
+    shot: int
+    start_s: float
+    end_s: float
+    timestamp_s: float
+    width: int
+    height: int
+    sharpness: float | None
+    url: str = Field(description="The thumbnail (image/jpeg).")
+
+
+class TimelineEvent(BaseModel):
+    """One stretch of a media file where a visual result says something, in time order.
+
+    ``type``: ``shot`` (with its thumbnail), ``text`` (on-screen text), ``faces``,
+    ``moderation`` (an NSFW score), ``colors`` (the main colours).
+    """
+
+    type: str
+    start_s: float
+    end_s: float
+    provider: str | None
+    label: str
+    value: Any = None

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from mediaflow.api.deps import RuntimeDep
@@ -22,7 +23,13 @@ from mediaflow.api.errors import ERROR_RESPONSES, error_response
 from mediaflow.api.ranges import Unsatisfiable, iter_file, parse_range
 from mediaflow.db.enums import AnalysisProvider, TranscriptionProvider
 from mediaflow.services import media as media_service
-from mediaflow.services.schemas import MediaOut, ResultList, TranscriptionOut
+from mediaflow.services.schemas import (
+    KeyframeOut,
+    MediaOut,
+    ResultList,
+    TimelineEvent,
+    TranscriptionOut,
+)
 
 router = APIRouter(prefix="/media", tags=["media"])
 
@@ -174,6 +181,63 @@ def get_results(
         include_inactive=include_inactive,
     )
     return ResultList(items=items)
+
+
+class KeyframeList(BaseModel):
+    """The shots of a video, in order, each with its keyframe's thumbnail."""
+
+    items: list[KeyframeOut]
+
+
+class Timeline(BaseModel):
+    """Shots, on-screen text, faces, moderation and colours over time, in time order."""
+
+    items: list[TimelineEvent]
+
+
+@router.get(
+    "/{media_id}/keyframes",
+    response_model=KeyframeList,
+    summary="The shots of a video and their keyframe thumbnails",
+    responses={404: _error("No such media file")},
+)
+def get_keyframes(media_id: uuid.UUID, runtime: RuntimeDep) -> KeyframeList:
+    """One entry per shot (none for audio and images): span, keyframe time, thumbnail URL."""
+    return KeyframeList(items=media_service.keyframes(runtime, media_id))
+
+
+@router.get(
+    "/{media_id}/keyframes/{shot}",
+    summary="The thumbnail of one shot's keyframe (JPEG)",
+    response_class=Response,
+    responses={
+        200: {"description": "A small JPEG", "content": {"image/jpeg": {}}},
+        404: _error("No such media file or shot"),
+    },
+)
+def get_keyframe(
+    media_id: uuid.UUID,
+    runtime: RuntimeDep,
+    shot: int = PathParam(ge=0, le=2**31 - 1),
+) -> FileResponse:
+    """The JPEG (content-addressed: it never changes, so clients may cache it for good)."""
+    path = media_service.keyframe_image(runtime, media_id, shot)
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+    )
+
+
+@router.get(
+    "/{media_id}/timeline",
+    response_model=Timeline,
+    summary="What is on screen when: shots, text, faces, moderation, colours",
+    responses={404: _error("No such media file")},
+)
+def get_timeline(media_id: uuid.UUID, runtime: RuntimeDep) -> Timeline:
+    """Every visual result's per-frame spans and the shots, in time order."""
+    return Timeline(items=media_service.timeline(runtime, media_id))
 
 
 @router.get(

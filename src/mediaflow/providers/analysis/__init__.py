@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import numpy as np
 
-__all__ = ["package_version", "rounded", "rounded_or_none"]
+from mediaflow.media.types import Frame
+
+__all__ = ["frame_entry", "package_version", "rounded", "rounded_or_none"]
 
 
 def rounded(value: float | np.floating, digits: int = 4) -> float:
@@ -37,3 +40,16 @@ def package_version(distribution: str) -> str:
         return f"{distribution} {version(distribution)}"
     except PackageNotFoundError:  # an odd install: the version is informative only
         return f"{distribution} (version unknown)"
+
+
+def frame_entry(frame: Frame) -> dict[str, Any]:
+    """Where a per-frame result sits: the frame, its time, the span it stands for, its size.
+
+    The span (``start_s``/``end_s``, absent for an image) makes per-frame results a
+    timeline; ``width``/``height`` are the pixel space of any box found in the frame.
+    """
+    entry: dict[str, Any] = {"index": frame.index, "timestamp_s": rounded(frame.timestamp_s, 3)}
+    if frame.span is not None:
+        entry["start_s"], entry["end_s"] = (rounded(t, 3) for t in frame.span)
+    entry["width"], entry["height"] = frame.width, frame.height
+    return entry

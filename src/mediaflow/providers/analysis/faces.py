@@ -7,7 +7,8 @@ confidence, so the output's ``confidence`` is None.
 
 Result (``analysis_type="faces"``)::
 
-    {"frames": [{"index": 0, "timestamp_s": 0.0, "width": 640, "height": 480,
+    {"frames": [{"index": 0, "timestamp_s": 0.0, "start_s": 0.0, "end_s": 4.2,
+                 "width": 640, "height": 480,
                  "boxes": [{"x": 95, "y": 91, "w": 211, "h": 211}]}],
      "count": 1}   # the most faces seen in any one frame
 """
@@ -22,7 +23,7 @@ from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
 from mediaflow.errors import ProviderError, ProviderUnavailable
 from mediaflow.media.types import Frame
-from mediaflow.providers.analysis import rounded
+from mediaflow.providers.analysis import frame_entry
 from mediaflow.providers.base import AnalysisOutput, Analyzer, Availability, MediaInput
 
 CASCADE = "haarcascade_frontalface_default.xml"
@@ -99,15 +100,7 @@ class HaarFaceProvider(Analyzer):
         import cv2
 
         results: list[dict[str, Any]] = [
-            {
-                "index": frame.index,
-                "timestamp_s": rounded(frame.timestamp_s, 3),
-                # the pixel space of the boxes: what the frame was analysed at
-                "width": frame.width,
-                "height": frame.height,
-                "boxes": self._detect(model, frame),
-            }
-            for frame in media.frames
+            {**frame_entry(frame), "boxes": self._detect(model, frame)} for frame in media.frames
         ]
         return [
             AnalysisOutput(

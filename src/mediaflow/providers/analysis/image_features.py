@@ -13,7 +13,8 @@ images identical hashes; ``frames`` lets a video be matched shot by shot.
 
 ``colors``::
 
-    {"colors": [{"hex": "#1e5ac8", "proportion": 0.62}, ...]}   # most common first
+    {"colors": [{"hex": "#1e5ac8", "proportion": 0.62}, ...],   # most common first
+     "frames": [{"start_s": 0.0, "end_s": 30.0, ..., "colors": [...]}]}  # videos: per frame
 
 The colours are Pillow's median-cut palette of all frames together (downscaled, so a
 long video costs little), at most ``max_colors``, with palette entries closer than
@@ -26,6 +27,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import PIL
 from PIL import Image
 
@@ -33,7 +35,7 @@ from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
 from mediaflow.errors import ProviderError
 from mediaflow.media.types import Frame
-from mediaflow.providers.analysis import package_version, rounded
+from mediaflow.providers.analysis import frame_entry, package_version, rounded
 from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput
 
 HASH_SIZE = 8  # 8x8 -> 64-bit hashes, imagehash's default
@@ -55,15 +57,21 @@ class ImageFeaturesProvider(Analyzer):
         self.max_colors = max_colors
 
     def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
-        """Hash every frame and find the dominant colours over all of them."""
-        frames = media.frames
+        """Hash every frame and find the dominant colours, over all frames and per frame."""
+        hashes: list[dict[str, Any]] = []
+        thumbs: list[npt.NDArray[np.uint8]] = []
+        per_frame: list[dict[str, Any]] = []
         try:
-            pictures = [Image.fromarray(np.ascontiguousarray(f.image)) for f in frames]
-            hashes = [
-                self._hashes(frame, picture)
-                for frame, picture in zip(frames, pictures, strict=True)
-            ]
-            colors = self._colors(pictures)
+            # one frame decoded at a time: a long video's frames never sit in memory at once
+            for frame in media.frames:
+                picture = Image.fromarray(np.ascontiguousarray(frame.image))
+                hashes.append(self._hashes(frame, picture))
+                thumb = picture.copy()
+                thumb.thumbnail((THUMBNAIL, THUMBNAIL), Image.Resampling.BILINEAR)
+                pixels = np.asarray(thumb, dtype=np.uint8).reshape(-1, 3)
+                thumbs.append(pixels)
+                per_frame.append({**frame_entry(frame), "colors": self._palette(pixels, 3)})
+            colors = self._palette(np.concatenate(thumbs, axis=0), self.max_colors)
         except (ValueError, OSError, TypeError) as exc:
             raise ProviderError(f"image features failed: {type(exc).__name__}: {exc}") from exc
         version = package_version("imagehash")
@@ -81,7 +89,8 @@ class ImageFeaturesProvider(Analyzer):
             ),
             AnalysisOutput(
                 analysis_type="colors",
-                result={"colors": colors},
+                # the whole media's palette, and each frame's three main colours (a timeline)
+                result={"colors": colors, "frames": per_frame if len(per_frame) > 1 else []},
                 model="pillow-mediancut",
                 model_version=f"pillow {PIL.__version__}",
             ),
@@ -92,24 +101,18 @@ class ImageFeaturesProvider(Analyzer):
         import imagehash
 
         return {
-            "index": frame.index,
-            "timestamp_s": rounded(frame.timestamp_s, 3),
+            **frame_entry(frame),
             "phash": str(imagehash.phash(picture, hash_size=HASH_SIZE)),
             "dhash": str(imagehash.dhash(picture, hash_size=HASH_SIZE)),
         }
 
-    def _colors(self, pictures: list[Image.Image]) -> list[dict[str, Any]]:
-        # Stack downscaled frames into one picture so the palette covers the whole video.
-        thumbs = []
-        for picture in pictures:
-            thumb = picture.copy()
-            thumb.thumbnail((THUMBNAIL, THUMBNAIL), Image.Resampling.BILINEAR)
-            thumbs.append(np.asarray(thumb, dtype=np.uint8).reshape(-1, 3))
-        pixels = np.concatenate(thumbs, axis=0)
+    @staticmethod
+    def _palette(pixels: npt.NDArray[np.uint8], max_colors: int) -> list[dict[str, Any]]:
+        # One strip of downscaled pixels, so a palette can cover a whole video.
         strip = Image.fromarray(pixels.reshape(-1, 1, 3))
-        quantised = strip.quantize(colors=self.max_colors, method=Image.Quantize.MEDIANCUT)
+        quantised = strip.quantize(colors=max_colors, method=Image.Quantize.MEDIANCUT)
         palette = quantised.getpalette() or []
-        counts = np.bincount(np.asarray(quantised).ravel(), minlength=self.max_colors)
+        counts = np.bincount(np.asarray(quantised).ravel(), minlength=max_colors)
         total = int(counts.sum())
         # Median cut splits by pixel count, so a large flat area can take two palette
         # slots a shade apart (#3c4650 and #3c464f): fold such near-twins together.

@@ -8,7 +8,8 @@ sha256 when it loads it.
 
 Result (``analysis_type="moderation"``)::
 
-    {"frames": [{"index": 0, "timestamp_s": 0.0, "nsfw_score": 0.0123}],
+    {"frames": [{"index": 0, "timestamp_s": 0.0, "start_s": 0.0, "end_s": 4.2,
+                 "width": 640, "height": 360, "nsfw_score": 0.0123}],
      "max_nsfw_score": 0.0123,
      "threshold": 0.8,
      "flagged": false}      # max_nsfw_score >= threshold
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
 from mediaflow.errors import ProviderError, ProviderUnavailable
-from mediaflow.providers.analysis import package_version, rounded
+from mediaflow.providers.analysis import frame_entry, package_version, rounded
 from mediaflow.providers.base import AnalysisOutput, Analyzer, Availability, MediaInput
 
 MODEL_FILE = "open-nsfw.onnx"
@@ -112,11 +113,7 @@ class OpenNSFWProvider(Analyzer):
         max_score = rounded(max(scores), 4) if scores else 0.0
         result = {
             "frames": [
-                {
-                    "index": f.index,
-                    "timestamp_s": rounded(f.timestamp_s, 3),
-                    "nsfw_score": rounded(s),
-                }
+                {**frame_entry(f), "nsfw_score": rounded(s)}
                 for f, s in zip(frames, scores, strict=True)
             ],
             "max_nsfw_score": max_score,

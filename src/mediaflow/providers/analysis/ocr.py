@@ -10,11 +10,13 @@ tests by running with the network unshared).
 
 Result (``analysis_type="ocr"``)::
 
-    {"frames": [{"index": 0, "timestamp_s": 0.0, "width": 1280, "height": 720,
+    {"frames": [{"index": 0, "timestamp_s": 0.0, "start_s": 0.0, "end_s": 30.0,
+                 "width": 1280, "height": 720,
                  "lines": [{"text": "INVOICE 2024", "confidence": 0.998,
                             "box": [[x, y], [x, y], [x, y], [x, y]]}]}],
      "text": "INVOICE 2024",        # unique lines, first-seen order, joined by newlines
-     "words": ["2024", "invoice"]}  # unique lowercase words, sorted
+     "words": ["2024", "invoice"],  # unique lowercase words, sorted
+     "ocr_runs": 1}                  # frames read in full (the others reused a reading)
 
 ``words`` exists for search: ``result @> '{"words": ["invoice"]}'`` uses the GIN index.
 ``confidence`` of the output is the mean line confidence (None when no text was found).
@@ -29,12 +31,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
 from mediaflow.errors import ProviderError
 from mediaflow.media.types import Frame
-from mediaflow.providers.analysis import package_version, rounded
+from mediaflow.providers.analysis import frame_entry, package_version, rounded
 from mediaflow.providers.base import AnalysisOutput, Analyzer, Availability, MediaInput
 
 # The models shipped in the rapidocr 3.10.0 wheel (its config.yaml defaults: PP-OCRv6
@@ -43,6 +46,12 @@ DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 MODEL_NAME = "PP-OCRv6_det_small+PP-OCRv6_rec_small+ch_ppocr_mobile_v2.0_cls"
+
+# A text box is the same as one of the previous frame's when it overlaps it this much
+# (intersection over union) and its pixels differ by less than this on average (grey
+# levels): compression noise, not a changed word.
+REUSE_OVERLAP = 0.7
+REUSE_PIXEL_DIFFERENCE = 6.0
 
 # Letters and digits in any script; underscores and punctuation split words.
 _WORD = re.compile(r"[^\W_]+")
@@ -117,31 +126,39 @@ class RapidOCRProvider(Analyzer):
         return engine
 
     def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
-        """Read the text of each frame (an image: its one frame)."""
+        """Read the text of each frame (an image: its one frame).
+
+        A frame whose text sits where the previous frame's did, unchanged (a slide
+        behind a moving presenter), reuses that frame's reading: only the detector
+        runs on it, and recognition only when a text box is new or changed.
+        """
         frame_results: list[dict[str, Any]] = []
         unique_lines: dict[str, None] = {}  # an ordered set
         words: set[str] = set()
         confidences: list[float] = []
+        previous: tuple[npt.NDArray[np.uint8], list[dict[str, Any]]] | None = None
+        runs = 0
         for frame in media.frames:
-            lines = self._read_frame(model, frame)
+            image = frame.image
+            lines = self._reuse(model, frame, image, previous)
+            reused = lines is not None
+            if lines is None:
+                lines = self._read_frame(model, frame, image)
+                runs += 1
+            previous = (image, lines)
             for line in lines:
                 unique_lines.setdefault(line["text"], None)
                 words.update(w.lower() for w in _WORD.findall(line["text"]))
                 confidences.append(line["confidence"])
-            frame_results.append(
-                {
-                    "index": frame.index,
-                    "timestamp_s": rounded(frame.timestamp_s, 3),
-                    # the pixel space of the boxes: what the frame was analysed at
-                    "width": frame.width,
-                    "height": frame.height,
-                    "lines": lines,
-                }
-            )
+            entry = {**frame_entry(frame), "lines": lines}
+            if reused:
+                entry["reused"] = True
+            frame_results.append(entry)
         result = {
             "frames": frame_results,
             "text": "\n".join(unique_lines),
             "words": sorted(words),
+            "ocr_runs": runs,
         }
         confidence = rounded(float(np.mean(confidences)), 4) if confidences else None
         return [
@@ -154,12 +171,57 @@ class RapidOCRProvider(Analyzer):
             )
         ]
 
-    def _read_frame(self, engine: Any, frame: Frame) -> list[dict[str, Any]]:
-        # RapidOCR treats a 3-channel ndarray as BGR (OpenCV order); frames are RGB.
-        bgr = np.ascontiguousarray(frame.image[:, :, ::-1])
+    def _reuse(
+        self,
+        engine: Any,
+        frame: Frame,
+        image: npt.NDArray[np.uint8],
+        previous: tuple[npt.NDArray[np.uint8], list[dict[str, Any]]] | None,
+    ) -> list[dict[str, Any]] | None:
+        """The previous frame's lines when this frame shows the same text in the same places.
+
+        The detector finds this frame's text boxes; each must match one of the previous
+        lines (overlapping it, its pixels unchanged). Otherwise None: read it afresh.
+        """
+        if previous is None or not previous[1] or previous[0].shape != image.shape:
+            return None
+        before, lines = previous
         try:
             with self._call_lock:
-                output = engine(bgr)
+                found = engine(
+                    np.ascontiguousarray(image[:, :, ::-1]), use_det=True, use_cls=False,
+                    use_rec=False,
+                )  # fmt: skip
+        except Exception as exc:
+            raise ProviderError(
+                f"rapidocr failed on frame {frame.index} ({frame.timestamp_s:.2f} s): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        boxes = [] if found.boxes is None else [_rect(box) for box in found.boxes]
+        if not boxes:
+            return None
+        grey_before, grey_now = _grey(before), _grey(image)
+        old = [(_rect(line["box"]), line) for line in lines]
+        kept: list[dict[str, Any]] = []
+        for box in boxes:
+            match = max(old, key=lambda item: _iou(box, item[0]))
+            rect, line = match
+            if _iou(box, rect) < REUSE_OVERLAP or not _same_pixels(grey_before, grey_now, rect):
+                return None
+            kept.append(line)
+        # one reading per previous line, each line kept once, in the previous order
+        unique = {id(line): line for line in kept}
+        return [line for _, line in old if id(line) in unique]
+
+    def _read_frame(
+        self, engine: Any, frame: Frame, image: npt.NDArray[np.uint8]
+    ) -> list[dict[str, Any]]:
+        # RapidOCR treats a 3-channel ndarray as BGR (OpenCV order); frames are RGB.
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        try:
+            with self._call_lock:
+                # every step on: a detector-only call leaves its switches in the config
+                output = engine(bgr, use_det=True, use_cls=True, use_rec=True)
         except Exception as exc:
             raise ProviderError(
                 f"rapidocr failed on frame {frame.index} ({frame.timestamp_s:.2f} s): "
@@ -180,6 +242,41 @@ class RapidOCRProvider(Analyzer):
                 }
             )
         return lines
+
+
+Rect = tuple[int, int, int, int]  # x0, y0, x1, y1
+
+
+def _rect(box: Any) -> Rect:
+    xs = [round(float(point[0])) for point in box]
+    ys = [round(float(point[1])) for point in box]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _iou(a: Rect, b: Rect) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _grey(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    grey: npt.NDArray[np.float32] = image.astype(np.float32).mean(axis=2, dtype=np.float32)
+    return grey
+
+
+def _same_pixels(before: npt.NDArray[np.float32], now: npt.NDArray[np.float32], rect: Rect) -> bool:
+    x0, y0, x1, y1 = rect
+    a, b = (
+        before[max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1],
+        now[max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1],
+    )
+    if a.size == 0:
+        return False
+    return float(np.abs(a - b).mean()) < REUSE_PIXEL_DIFFERENCE
 
 
 def _warmup_picture() -> np.ndarray[Any, np.dtype[np.uint8]]:

@@ -245,6 +245,10 @@ function frameScale(frame, space) {
 }
 
 function nearestFrame(frames, t) {
+  // a frame stands for its span (start_s..end_s); older results have no spans
+  for (const f of frames) {
+    if (f.start_s !== undefined && f.end_s !== undefined && f.start_s <= t && t < f.end_s) return f;
+  }
   let best = null;
   for (const f of frames) {
     if (!best || Math.abs(f.timestamp_s - t) < Math.abs(best.timestamp_s - t)) best = f;
@@ -412,6 +416,85 @@ async function loadResults(meta) {
   draw();
 }
 
+// ------------------------------------------------------------------ shots and timeline
+
+const TIMELINE_ROWS = [
+  ["text", "On-screen text"],
+  ["faces", "Faces"],
+  ["moderation", "Moderation"],
+  ["colors", "Colours"],
+];
+
+function moderationColour(score) {
+  const red = Math.round(80 + 175 * Math.min(1, Math.max(0, score)));
+  return `rgb(${red}, 90, 90)`;
+}
+
+async function loadTimeline(meta) {
+  if (meta.media_type !== "video") return;
+  const [shots, timeline] = await Promise.all([
+    api(`/media/${mediaId}/keyframes`),
+    api(`/media/${mediaId}/timeline`),
+  ]);
+  const events = timeline.items || [];
+  if (!shots.items.length && !events.length) return;
+  document.getElementById("visual").hidden = false;
+  const duration = Math.max(meta.duration_s || 0, ...events.map((e) => e.end_s)) || 1;
+  document.getElementById("shots").replaceChildren(
+    ...shots.items.map((shot) =>
+      el(
+        "button",
+        {
+          type: "button", class: "shot", "data-testid": "shot", "data-start": shot.start_s,
+          title: `shot ${shot.shot + 1}: ${clock(shot.start_s, 1)} – ${clock(shot.end_s, 1)}`,
+          onclick: () => seek(Number(shot.start_s)),
+        },
+        el("img", { src: shot.url, alt: `shot ${shot.shot + 1}`, loading: "lazy", width: 120 }),
+        el("span", { class: "small muted" }, clock(shot.start_s, 1)),
+      ),
+    ),
+  );
+  const rows = TIMELINE_ROWS.map(([type, title]) => {
+    const items = events.filter((e) => e.type === type);
+    if (!items.length) return null;
+    return el(
+      "div",
+      { class: "vrow", "data-testid": "timeline-track", "data-type": type },
+      el("span", { class: "vrow-title small" }, title),
+      el(
+        "div",
+        { class: "vtrack" },
+        ...items.map((e) => {
+          const style = {
+            left: `${(100 * e.start_s) / duration}%`,
+            width: `${Math.max(0.4, (100 * (e.end_s - e.start_s)) / duration)}%`,
+          };
+          if (type === "moderation") style.background = moderationColour(Number(e.value));
+          if (type === "colors" && Array.isArray(e.value)) style.background = e.value[0];
+          return el("button", {
+            type: "button", class: `vevent vevent-${type}`, "data-testid": "timeline-event",
+            "data-start": e.start_s, "data-end": e.end_s, title: `${clock(e.start_s, 1)} ${e.label}`,
+            style, onclick: () => seek(Number(e.start_s)),
+          });
+        }),
+      ),
+    );
+  });
+  const texts = events.filter((e) => e.type === "text");
+  document.getElementById("visual-timeline").replaceChildren(
+    ...rows.filter(Boolean),
+    texts.length
+      ? el(
+          "ol",
+          { class: "text-events", "data-testid": "text-events" },
+          ...texts.map((e) =>
+            el("li", {}, seekButton(e.start_s, clock(e.start_s, 1)), el("span", { class: "small" }, ` ${e.label}`)),
+          ),
+        )
+      : null,
+  );
+}
+
 // ------------------------------------------------------------------ log, exports, meta
 
 async function loadLog(meta) {
@@ -471,7 +554,7 @@ async function watchUntilDone(meta) {
   }
   showMeta(meta);
   buildPlayer(meta);
-  const parts = [loadTranscript(meta), loadResults(meta), loadLog(meta)];
+  const parts = [loadTranscript(meta), loadResults(meta), loadLog(meta), loadTimeline(meta)];
   const failures = (await Promise.allSettled(parts)).filter((p) => p.status === "rejected");
   if (failures.length) notice(failures.map((f) => f.reason.message).join("; "));
   watchUntilDone(meta).catch(() => {});
