@@ -245,7 +245,7 @@ def same_picture(a: Grey, b: Grey, fraction: float) -> bool:
     diff = np.abs(a[: rows * _BLOCK, : cols * _BLOCK] - b[: rows * _BLOCK, : cols * _BLOCK])
     blocks = diff.reshape(rows, _BLOCK, cols, _BLOCK).mean(axis=(1, 3))
     changed = int(np.count_nonzero(blocks > _BLOCK_CHANGE))
-    return changed <= fraction * blocks.size
+    return bool(changed <= fraction * blocks.size)
 
 
 def _encode(image: RGBImage, quality: int = _JPEG_QUALITY) -> bytes:
