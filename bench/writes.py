@@ -19,8 +19,8 @@ an embedded PostgreSQL):
   setting's default, 720), the shapes those providers give, through
   ``DatabaseRecords.save_analysis`` (one transaction per provider call);
 - **log rows**: the processing_log rows of one video file (started + completed per
-  stage and provider, a skip, the finalize row), through ``DatabaseRecords.log``, one
-  committed row per event as the pipeline writes them.
+  stage and provider), through ``DatabaseRecords.log`` as the pipeline writes them,
+  then ``DatabaseRecords.finalize`` (the file's status and its finalize row).
 
 The floor of each is the same rows (and the same moments) sent with ``COPY`` in one
 transaction on a bare psycopg connection: the least the server can be asked to do.
@@ -51,54 +51,23 @@ import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from bench.support import bench_database  # noqa: E402
 
-from mediaflow.db.enums import ProcessingLogStatus, ProcessingStage  # noqa: E402
+from mediaflow.db.enums import (  # noqa: E402
+    MediaFileStatus,
+    ProcessingLogStatus,
+    ProcessingStage,
+)
 from mediaflow.db.session import Database, libpq_url  # noqa: E402
-from mediaflow.pipeline.log import LogEvent  # noqa: E402
-from mediaflow.pipeline.records import ClaimedFile, DatabaseRecords  # noqa: E402
+from mediaflow.pipeline.log import LogEvent, add_event  # noqa: E402
+from mediaflow.pipeline.records import ClaimedFile, DatabaseRecords, FileOutcome  # noqa: E402
 from mediaflow.providers.base import AnalysisOutput, Segment, TranscriptOutput, Word  # noqa: E402
 from mediaflow.search.index import _result_rows, _transcription_rows  # noqa: E402
 
-VOCABULARY = [
-    *[
-        "media",
-        "analysis",
-        "speech",
-        "video",
-        "audio",
-        "image",
-        "frame",
-        "scene",
-        "face",
-        "text",
-        "search",
-        "result",
-    ],
-    *[
-        "provider",
-        "worker",
-        "queue",
-        "database",
-        "index",
-        "transcript",
-        "archive",
-        "interview",
-        "camera",
-    ],
-    *[
-        "light",
-        "studio",
-        "river",
-        "mountain",
-        "city",
-        "market",
-        "evening",
-        "morning",
-        "weather",
-        "report",
-        "music",
-    ],
-    *["voice", "slide", "chart"],
-]
+_WORDS = (
+    "media analysis speech video audio image frame scene face text search result provider "
+    "worker queue database index transcript archive interview camera light studio river "
+    "mountain city market evening morning weather report music voice slide chart"
+)
+VOCABULARY = _WORDS.split()
 SEGMENT_S = 4.0
 WORDS_PER_SEGMENT = 11
 
@@ -192,6 +161,7 @@ def log_events(job_id: uuid.UUID, file_id: uuid.UUID) -> list[LogEvent]:
         (ProcessingStage.ANALYSIS, "scenedetect"), (ProcessingStage.ANALYSIS, "opennsfw"),
         (ProcessingStage.ANALYSIS, "audio_features"), (ProcessingStage.INDEXING, None),
     ]  # fmt: skip
+    # the last row (finalize) is written by DatabaseRecords.finalize with the file's status
     for stage, provider in steps:
         details: dict[str, Any] = {"provider": provider} if provider else {}
         events.append(LogEvent(job_id, file_id, stage, ProcessingLogStatus.STARTED))
@@ -317,6 +287,10 @@ def _copy_floor(
                         e.job_id, e.media_file_id, e.stage.value, e.status.value, e.attempt,
                         e.message, json.dumps(e.details), e.duration_ms,
                     ))  # fmt: skip
+            cursor.execute(
+                "UPDATE media_file SET status = 'completed', finished_at = now() WHERE id = %s",
+                (file.media_file_id,),
+            )
 
 
 def _time(
@@ -383,8 +357,9 @@ def main() -> None:
                 records.save_analysis(file, provider, outputs, 0)
 
         def save_log(file: ClaimedFile) -> None:
-            for event in log_events(file.job_id, file.media_file_id):
+            for event in log_events(file.job_id, file.media_file_id)[:-1]:
                 records.log(event)
+            records.finalize(file, FileOutcome(file.media_file_id, MediaFileStatus.COMPLETED))
 
         measure(
             "transcript", save_transcript,
@@ -397,9 +372,26 @@ def main() -> None:
             lambda f: _copy_floor(bare_connection, f, flat, [], []),
             f"{len(flat)} results over {int(args.hours * args.frames_per_hour)} frames",
         )  # fmt: skip
+
+        def save_log_row_by_row(file: ClaimedFile) -> None:
+            # what DatabaseRecords did before rows were batched: one commit per row
+            for event in log_events(file.job_id, file.media_file_id)[:-1]:
+                with db.session() as session:
+                    add_event(session, event)
+            records.finalize(file, FileOutcome(file.media_file_id, MediaFileStatus.COMPLETED))
+
         measure(
-            "processing_log rows of one file", save_log,
-            lambda f: _copy_floor(bare_connection, f, [], [], log_events(f.job_id, f.media_file_id)),
+            "processing_log rows of one file, one commit per row (before)", save_log_row_by_row,
+            lambda f: _copy_floor(
+                bare_connection, f, [], [], log_events(f.job_id, f.media_file_id)
+            ),
+            f"{len(log_events(uuid.uuid4(), uuid.uuid4()))} rows",
+        )  # fmt: skip
+        measure(
+            "processing_log rows of one file, one commit per step (now)", save_log,
+            lambda f: _copy_floor(
+                bare_connection, f, [], [], log_events(f.job_id, f.media_file_id)
+            ),
             f"{len(log_events(uuid.uuid4(), uuid.uuid4()))} rows",
         )  # fmt: skip
         bare_connection.close()

@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import ProcessingLog
 from mediaflow.errors import MediaflowError
 
-__all__ = ["LogEvent", "LogWriter", "StageStep", "add_event", "error_message", "stage_timer"]
+__all__ = [
+    "LogEvent",
+    "LogWriter",
+    "StageStep",
+    "add_event",
+    "add_events",
+    "error_message",
+    "stage_timer",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,8 @@ class LogEvent:
     message: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     duration_ms: int | None = None
+    # when it happened (a writer that batches rows sets it); None: when it is written
+    at: datetime | None = None
 
 
 LogWriter = Callable[[LogEvent], None]
@@ -44,18 +56,43 @@ LogWriter = Callable[[LogEvent], None]
 
 def add_event(session: Session, event: LogEvent) -> ProcessingLog:
     """Add ``event`` as a processing_log row to ``session`` (the caller commits)."""
-    row = ProcessingLog(
-        job_id=event.job_id,
-        media_file_id=event.media_file_id,
-        stage=event.stage,
-        status=event.status,
-        attempt=event.attempt,
-        message=event.message,
-        details=dict(event.details),
-        duration_ms=event.duration_ms,
-    )
+    row = ProcessingLog(**_values(event))
     session.add(row)
     return row
+
+
+def _values(event: LogEvent) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "job_id": event.job_id,
+        "media_file_id": event.media_file_id,
+        "stage": event.stage,
+        "status": event.status,
+        "attempt": event.attempt,
+        "message": event.message,
+        "details": dict(event.details),
+        "duration_ms": event.duration_ms,
+    }
+    if event.at is not None:
+        values["created_at"] = event.at
+    return values
+
+
+def add_events(session: Session, events: Sequence[LogEvent]) -> None:
+    """Insert ``events`` in order, in one statement (the caller commits)."""
+    if not events:
+        return
+    # Rows with and without their own time take different column lists: one INSERT each.
+    stamped = [_values(e) for e in events if e.at is not None]
+    unstamped = [_values(e) for e in events if e.at is None]
+    if stamped and unstamped:  # keep the order (ids) of mixed batches: one by one
+        for event in events:
+            add_event(session, event)
+        session.flush()
+        return
+    # A multi-row VALUES on the table: one statement (the ORM's bulk insert would split
+    # the rows by which of their values are NULL).
+    table = cast(sa.Table, ProcessingLog.__table__)
+    session.execute(sa.insert(table).values(stamped or unstamped))
 
 
 def error_message(exc: BaseException) -> str:

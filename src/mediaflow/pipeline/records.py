@@ -11,7 +11,12 @@ decoder or a model works). The stage logic is tested against an in-memory
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -30,10 +35,12 @@ from mediaflow.db.models import AnalysisResult, MediaFile, MediaKeyframe, Transc
 from mediaflow.db.session import Database
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
-from mediaflow.pipeline.log import LogEvent, add_event
+from mediaflow.pipeline.log import LogEvent, add_event, add_events
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
 from mediaflow.providers.text_embedding import TextEmbedder
 from mediaflow.search import index as search_index
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ClaimedFile",
@@ -221,8 +228,41 @@ def save_transcription(
     return row
 
 
+# Rows that close a step wait for the next write that must happen now (the next step's
+# ``started`` row, a retry, results, the file's final status) and go in its round trip:
+# one commit per step boundary instead of two. They wait for microseconds up to the
+# length of a save: the next step starts as soon as one ends.
+_DEFERRED = frozenset(
+    {ProcessingLogStatus.COMPLETED, ProcessingLogStatus.SKIPPED, ProcessingLogStatus.FAILED}
+)
+
+
+def _storable(event: LogEvent) -> LogEvent:
+    """``event`` as PostgreSQL will take it, checked now rather than at a later write.
+
+    Details that are not JSON raise here, failing the step, as a write now would; a NUL
+    (which neither text nor JSONB can hold, and which error messages from decoders
+    sometimes carry) becomes U+FFFD, so that a deferred row cannot fail a later write.
+    """
+    encoded = json.dumps(event.details)
+    message = event.message
+    if "\\u0000" not in encoded and (message is None or "\x00" not in message):
+        return event
+    return dataclasses.replace(
+        event,
+        message=message.replace("\x00", "\ufffd") if message is not None else None,
+        details=json.loads(encoded.replace("\\u0000", "\\ufffd")),
+    )
+
+
 class DatabaseRecords:
-    """``Records`` in PostgreSQL: one short transaction per call."""
+    """``Records`` in PostgreSQL: one short transaction per call.
+
+    processing_log rows that only close a step (completed, skipped, failed) are kept
+    until the next write and sent with it, stamped with the time they happened: a
+    file's log costs one round trip per step, and each row still says when its step
+    ended and how long it took.
+    """
 
     def __init__(
         self,
@@ -234,6 +274,31 @@ class DatabaseRecords:
         self.db = db
         self.embedder = embedder
         self.min_confidence = min_confidence
+        self._pending: list[LogEvent] = []
+        self._requeued = 0  # how many of _pending came back from a failed write
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _session(self, *events: LogEvent) -> Iterator[Session]:
+        """A transaction that first writes the log rows waiting to be sent, then ``events``."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            requeued, self._requeued = self._requeued, 0
+        try:
+            with self.db.session() as session:
+                add_events(session, [*pending, *events])  # one statement
+                yield session
+        except BaseException:
+            # Not written: they go with the next write, once. Rows that fail a second
+            # time may be what fails (the server refuses them): they are dropped, so
+            # that they cannot fail every write after them.
+            keep = pending[requeued:]
+            if len(pending) > len(keep):
+                logger.warning("dropped %d processing_log row(s)", len(pending) - len(keep))
+            with self._lock:
+                self._pending[:0] = keep
+                self._requeued += len(keep)
+            raise
 
     def claim(self, media_file_id: uuid.UUID) -> ClaimedFile | None:
         """Claimed only if not cancelled meanwhile: a cancel racing a worker's pick wins."""
@@ -252,13 +317,23 @@ class DatabaseRecords:
         return ClaimedFile(media_file_id, job_id, storage_key, original_name)
 
     def log(self, event: LogEvent) -> None:
-        """One processing_log row in its own transaction (it outlives the step)."""
-        with self.db.session() as session:
-            add_event(session, event)
+        """A processing_log row: now when it opens a step, with the next write otherwise.
+
+        Every row outlives its step: it commits on its own, not with the step's work.
+        """
+        if event.at is None:
+            event = dataclasses.replace(event, at=_now())
+        if event.status in _DEFERRED:
+            event = _storable(event)
+            with self._lock:
+                self._pending.append(event)
+            return
+        with self._session(event):
+            pass
 
     def save_metadata(self, media_file_id: uuid.UUID, info: ProbeResult) -> None:
         """The probe's summary fields on the media_file row."""
-        with self.db.session() as session:
+        with self._session() as session:
             session.execute(
                 sa.update(MediaFile)
                 .where(MediaFile.id == media_file_id)
@@ -282,7 +357,7 @@ class DatabaseRecords:
         self, file: ClaimedFile, provider: str, output: TranscriptOutput, latency_ms: int
     ) -> None:
         """The transcript, superseding the active one of this provider."""
-        with self.db.session() as session:
+        with self._session() as session:
             save_transcription(
                 session, job_id=file.job_id, media_file_id=file.media_file_id,
                 provider=TranscriptionProvider(provider), output=output, latency_ms=latency_ms,
@@ -293,7 +368,7 @@ class DatabaseRecords:
         self, file: ClaimedFile, provider: str, outputs: list[AnalysisOutput], latency_ms: int
     ) -> None:
         """Every output of one provider call, in one transaction."""
-        with self.db.session() as session:
+        with self._session() as session:
             for output in outputs:
                 save_analysis(
                     session, job_id=file.job_id, media_file_id=file.media_file_id,
@@ -302,7 +377,7 @@ class DatabaseRecords:
 
     def save_keyframes(self, file: ClaimedFile, keyframes: list[KeyframeRow]) -> None:
         """The file's keyframes, replacing those of an earlier run, in one transaction."""
-        with self.db.session() as session:
+        with self._session() as session:
             session.execute(
                 sa.delete(MediaKeyframe).where(MediaKeyframe.media_file_id == file.media_file_id)
             )
@@ -345,7 +420,7 @@ class DatabaseRecords:
         if error is None and outcome.provider_failures:
             error = "; ".join(outcome.provider_failures)
         failed = outcome.status is MediaFileStatus.FAILED
-        with self.db.session() as session:
+        with self._session() as session:
             session.execute(
                 sa.update(MediaFile)
                 .where(MediaFile.id == file.media_file_id)
