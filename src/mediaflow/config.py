@@ -171,6 +171,31 @@ class Settings(BaseSettings):
             raise DataDirError(f"data directory {data_dir} is not writable")
         return data_dir
 
+    # --- real-world media (issue 10; image memory: issue 9) ---
+    max_undecodable_fraction: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="A stream with more undecodable packets than this share fails its file; "
+        "below it the damage is recorded as a warning and what decodes is analyzed.",
+    )
+    max_image_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Most pixels an image is decoded to: a JPEG over it is decoded scaled "
+        "down, any other image over it is refused.",
+    )
+    provider_min_confidence: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per provider, e.g. {"faster_whisper": 0.3}: transcript segments under '
+        "it are kept, marked low_confidence and not searchable.",
+    )
+    reuse_results: bool = Field(
+        default=True,
+        description="A file whose content (sha256) was analyzed by the same provider "
+        "versions gets those results copied instead of analyzed again (--force: analyze).",
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

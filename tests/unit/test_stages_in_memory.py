@@ -27,6 +27,7 @@ from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput
 from mediaflow.providers.registry import BUILTIN_PROVIDERS, ProviderRegistry, ProviderSelection
 from mediaflow.storage import ContentStore
 from tests import media_factory as mf
+from tests.realworld_media import make_animated_image, make_avi_ac3
 from tests.unit.memory_records import MemoryRecords
 
 S, L = ProcessingStage, ProcessingLogStatus
@@ -223,11 +224,55 @@ def test_audio_providers_skip_a_video_without_sound(pipeline: Pipeline, tmp_path
     assert isinstance(records, MemoryRecords)
     assert outcome.status is MediaFileStatus.COMPLETED
     assert outcome.provider_failures == [] and outcome.error is None
-    assert records.rows(S.AUDIO_EXTRACTION, L.COMPLETED)[0].details == {"has_audio": False}
-    transcription = records.rows(S.TRANSCRIPTION)
-    assert [(r.status, r.message) for r in transcription] == [(L.SKIPPED, "no audio")]
-    skipped = records.rows(S.ANALYSIS, L.SKIPPED)
-    assert [(r.message, r.details) for r in skipped] == [
-        ("no audio", {"provider": "audio_features"})
+    # no audio is a skip at every step, and each message names the file
+    no_audio = "silent.mp4 has no audio track"
+    assert [(r.status, r.message) for r in records.rows(S.AUDIO_EXTRACTION)] == [
+        (L.SKIPPED, no_audio)
     ]
+    transcription = records.rows(S.TRANSCRIPTION)
+    assert [(r.status, r.message) for r in transcription] == [(L.SKIPPED, no_audio)]
+    skipped = records.rows(S.ANALYSIS, L.SKIPPED)
+    assert [(r.message, r.details) for r in skipped] == [(no_audio, {"provider": "audio_features"})]
+    assert not records.rows(S.ANALYSIS, L.FAILED)
     assert {p for _, p, _ in records.results} == {"image_features"}
+
+
+def test_a_damaged_avi_is_analyzed_with_a_warning(pipeline: Pipeline, tmp_path: Path) -> None:
+    path = tmp_path / "damaged.avi"
+    make_avi_ac3(path, seconds=4.0, cut_audio=(0, -1))
+    file_id = _add(pipeline, path)
+
+    outcome = pipeline.process_file(file_id, _only("audio_features", "image_features"))
+
+    records = pipeline.records
+    assert isinstance(records, MemoryRecords)
+    assert outcome.status is MediaFileStatus.COMPLETED, outcome.error
+    assert outcome.error is None and outcome.provider_failures == []
+    (row,) = records.rows(S.AUDIO_EXTRACTION, L.COMPLETED)
+    assert row.message is not None and row.message.startswith("warning: decoded with damage: ")
+    assert row.details["damage"]["bad_packets"] >= 1
+    assert outcome.warnings == [row.message.removeprefix("warning: ")]
+    assert records.finalized[file_id].warnings == outcome.warnings
+    metadata = records.files[file_id].metadata
+    assert metadata is not None
+    audio = next(s for s in metadata.streams if s["type"] == "audio")
+    assert audio["damage"]["bad_packets"] >= 1
+    assert {p for _, p, _ in records.results} == {"audio_features", "image_features"}
+
+
+def test_an_animated_gif_is_analyzed_as_a_short_video(pipeline: Pipeline, tmp_path: Path) -> None:
+    path = make_animated_image(tmp_path / "anim.gif", frames=24, frame_ms=100)
+    file_id = _add(pipeline, path)
+
+    outcome = pipeline.process_file(file_id, _only("image_features"))
+
+    records = pipeline.records
+    assert isinstance(records, MemoryRecords)
+    assert outcome.status is MediaFileStatus.COMPLETED, outcome.error
+    metadata = records.files[file_id].metadata
+    assert metadata is not None and metadata.media_type is MediaType.VIDEO
+    assert metadata.duration_s == 2.4
+    (frames,) = records.rows(S.FRAME_EXTRACTION, L.COMPLETED)
+    assert frames.details["shots"] == 2 and frames.details["decoded"] == 24
+    assert records.keyframes[file_id][1].start_s == 1.2
+    assert records.rows(S.AUDIO_EXTRACTION)[0].message == "anim.gif has no audio track"

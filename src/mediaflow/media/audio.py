@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import wave
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -17,9 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from mediaflow.errors import InvalidInput
+from mediaflow.media.damage import StreamDamage
 from mediaflow.media.detect import ffmpeg_reason, open_container
+from mediaflow.media.limits import DecodeLimits
 
-__all__ = ["TARGET_SAMPLE_RATE", "extract_audio", "load_wav"]
+__all__ = ["TARGET_SAMPLE_RATE", "AudioTrack", "decode_audio", "extract_audio", "load_wav"]
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +34,42 @@ TARGET_SAMPLE_RATE = 16_000
 _MAX_LEAD_PAD_S = 60.0
 
 
+@dataclass(frozen=True)
+class AudioTrack:
+    """The 16 kHz mono WAV of a file and the damage met while decoding it."""
+
+    path: Path
+    damage: StreamDamage
+
+
 def extract_audio(path: str | os.PathLike[str], dest_wav: str | os.PathLike[str]) -> Path | None:
+    """``decode_audio(...).path``: the WAV, or None when the file has no audio stream."""
+    track = decode_audio(path, dest_wav)
+    return track.path if track is not None else None
+
+
+def decode_audio(
+    path: str | os.PathLike[str],
+    dest_wav: str | os.PathLike[str],
+    limits: DecodeLimits | None = None,
+) -> AudioTrack | None:
     """Decode the first audio stream of ``path`` into ``dest_wav`` (16 kHz mono s16 WAV).
 
-    Returns the WAV path, or None when the file has no audio stream. When the audio
-    starts after the container's start (audio joined late), silence is padded in
-    front, so that times in the WAV are times in the video. Packets that fail to
-    decode are skipped and logged; a stream with nothing decodable raises
+    Returns the WAV with the damage found, or None when the file has no audio stream.
+    When the audio starts after the container's start (audio joined late), silence
+    is padded in front, so that times in the WAV are times in the video. Packets
+    that fail to decode are skipped and counted; a stream with nothing decodable, or
+    more undecodable than ``limits.max_undecodable_fraction``, raises
     ``InvalidInput``. The WAV is written to a temporary name and renamed at the end,
     so ``dest_wav`` never holds a partial file.
     """
+    limits = limits or DecodeLimits()
     dest = Path(dest_wav)
     with open_container(path) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
+        damage = StreamDamage("audio", _codec(stream), stream.index)
         container_start = container.start_time / 1_000_000 if container.start_time else 0.0
         # The resampler converts any layout/rate/format and buffers across frames.
         resampler = av.AudioResampler(format="s16", layout="mono", rate=TARGET_SAMPLE_RATE)
@@ -52,7 +77,6 @@ def extract_audio(path: str | os.PathLike[str], dest_wav: str | os.PathLike[str]
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(dest.name + ".part")
         samples_written = 0
-        bad_packets = 0
         got_audio = False
         try:
             with wave.open(str(partial), "wb") as wav:
@@ -60,10 +84,12 @@ def extract_audio(path: str | os.PathLike[str], dest_wav: str | os.PathLike[str]
                 wav.setsampwidth(2)
                 wav.setframerate(TARGET_SAMPLE_RATE)
                 for packet in container.demux(stream):
+                    if packet.size:
+                        damage.packet()
                     try:
                         frames = stream.decode(packet)
                     except av.error.FFmpegError as exc:
-                        bad_packets += 1
+                        damage.bad(_packet_time(packet, container_start), ffmpeg_reason(exc))
                         log.debug("skipping undecodable audio packet: %s", ffmpeg_reason(exc))
                         continue
                     for frame in frames:
@@ -79,14 +105,28 @@ def extract_audio(path: str | os.PathLike[str], dest_wav: str | os.PathLike[str]
                     f"truncated or corrupt audio: nothing decodable in the "
                     f"{stream.codec.canonical_name} stream"
                 )
+            damage.check(limits.max_undecodable_fraction)
             partial.replace(dest)
         finally:
             partial.unlink(missing_ok=True)
 
-    if bad_packets:
-        log.warning("%s: skipped %d undecodable audio packets", Path(path).name, bad_packets)
+    if damage.damaged:
+        log.warning("%s: %s", Path(path).name, damage.summary())
     log.debug("%s: wrote %d samples to %s", Path(path).name, samples_written, dest)
-    return dest
+    return AudioTrack(dest, damage)
+
+
+def _codec(stream: av.AudioStream) -> str:
+    try:
+        return str(stream.codec.canonical_name)
+    except (AttributeError, av.error.FFmpegError):
+        return "unknown"
+
+
+def _packet_time(packet: av.Packet[Any], start: float) -> float | None:
+    if packet.pts is None or packet.time_base is None:
+        return None
+    return max(0.0, float(packet.pts * packet.time_base) - start)
 
 
 def _pad_lead(wav: wave.Wave_write, first: av.AudioFrame, container_start: float) -> int:

@@ -29,10 +29,11 @@ import av
 import av.container
 import av.error
 import filetype
-from PIL import Image, UnidentifiedImageError
 
 from mediaflow.db.enums import FileType, MediaType
 from mediaflow.errors import InvalidInput, UnsupportedMedia
+from mediaflow.media.images import animation_info, check_image
+from mediaflow.media.limits import DecodeLimits
 
 __all__ = [
     "Detection",
@@ -115,12 +116,17 @@ class Detection:
     file_type: FileType
 
 
-def detect(path: str | os.PathLike[str]) -> Detection:
+def detect(path: str | os.PathLike[str], limits: DecodeLimits | None = None) -> Detection:
     """Detect the media type, file type and MIME type of ``path`` from its content.
 
     Raises ``InvalidInput`` for a missing, empty, truncated or corrupt file and
     ``UnsupportedMedia`` for content that is not audio, video or a supported image.
+    A stream with a few undecodable packets passes (players play it); one that
+    fails more than ``limits.max_undecodable_fraction`` before its first frame does
+    not. An image over ``limits.max_image_pixels`` is decoded scaled down where the
+    format allows (JPEG), refused otherwise.
     """
+    limits = limits or DecodeLimits()
     path = Path(path)
     size = _file_size(path)
     head = _read_head(path)
@@ -128,14 +134,14 @@ def detect(path: str | os.PathLike[str]) -> Detection:
     mime = kind.mime if kind is not None else None
 
     if mime is not None and mime.startswith("image/"):
-        return _detect_image(path, mime)
+        return _detect_image(path, mime, limits)
     if mime is not None and not mime.startswith(("audio/", "video/")):
         raise UnsupportedMedia(f"not a media file: looks like {mime}")
     if mime is None:
         text_mime = _sniff_text(head)
         if text_mime is not None:
             raise UnsupportedMedia(f"not a media file: looks like {text_mime}")
-    return _detect_av(path, head, size, mime)
+    return _detect_av(path, head, size, mime, limits)
 
 
 # ----------------------------------------------------------------------------- opening
@@ -260,23 +266,20 @@ def _sniff_text(head: bytes) -> str | None:
     return "text/plain"
 
 
-def _detect_image(path: Path, mime: str) -> Detection:
-    """Check that Pillow can decode the whole image, then name its format."""
-    try:
-        with Image.open(path) as image:
-            # load() decodes the pixels: a truncated JPEG or PNG fails here, not later.
-            image.load()
-    except Image.DecompressionBombError as exc:
-        raise UnsupportedMedia(f"image too large to decode safely: {exc}") from exc
-    except UnidentifiedImageError as exc:
-        raise UnsupportedMedia(f"unsupported image format: {mime}") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"truncated or corrupt image: {exc}") from exc
+def _detect_image(path: Path, mime: str, limits: DecodeLimits) -> Detection:
+    """Check that the whole image decodes (within the pixel limit), then name its format.
+
+    An animated GIF, WebP or PNG is a (short, silent) video.
+    """
+    check_image(path, mime, limits)
     file_type = _IMAGE_FILE_TYPES.get(mime, FileType.OTHER)
-    return Detection(mime_type=mime, media_type=MediaType.IMAGE, file_type=file_type)
+    media_type = MediaType.VIDEO if animation_info(path) is not None else MediaType.IMAGE
+    return Detection(mime_type=mime, media_type=media_type, file_type=file_type)
 
 
-def _detect_av(path: Path, head: bytes, size: int, mime: str | None) -> Detection:
+def _detect_av(
+    path: Path, head: bytes, size: int, mime: str | None, limits: DecodeLimits
+) -> Detection:
     """Open with PyAV, classify by streams, and check the file is complete."""
     kind_word = mime.split("/", 1)[0] if mime else "media"
     is_iso = _is_iso_bmff(head)
@@ -296,7 +299,7 @@ def _detect_av(path: Path, head: bytes, size: int, mime: str | None) -> Detectio
         # The magic bytes say audio/video but FFmpeg cannot even read the header.
         raise InvalidInput(f"truncated or corrupt {kind_word}: {ffmpeg_reason(exc)}") from exc
     with container:
-        return _classify(container, path, head, mime)
+        return _classify(container, path, head, mime, limits)
 
 
 def _classify(
@@ -304,6 +307,7 @@ def _classify(
     path: Path,
     head: bytes,
     mime: str | None,
+    limits: DecodeLimits,
 ) -> Detection:
     format_name = container.format.name
     if format_name.endswith("_pipe") or format_name == "image2":
@@ -317,7 +321,7 @@ def _classify(
 
     file_type = _file_type(format_name, head, mime, media_type)
     targets: list[av.VideoStream | av.AudioStream] = [*video[:1], *audio[:1]]
-    problem = _check_streams(container, path, head, targets)
+    problem = _check_streams(container, path, head, targets, limits)
     if problem is not None:
         raise InvalidInput(f"truncated or corrupt {kind_word}: {problem}")
 
@@ -414,9 +418,18 @@ def _check_streams(
     path: Path,
     head: bytes,
     targets: list[av.VideoStream | av.AudioStream],
+    limits: DecodeLimits,
 ) -> str | None:
     """Decode the first frame of each target stream; for containers that declare their
-    length, also demux every packet and compare. Return a problem description or None.
+    length, also demux every packet and check that each stream's timestamps reach its
+    declared end. Return a problem description or None.
+
+    Packets that fail before a stream's first frame are counted, not fatal (a cut or
+    damaged frame at the start still plays); a stream fails when none of its first
+    ``_FIRST_FRAME_MAX_PACKETS`` packets decode, or when more than the allowed share
+    of its declared frames fail before the first one. Completeness is judged by
+    timestamps, not by a header's frame count: a variable-frame-rate AVI declares
+    frames at a constant rate that its packets never fill.
     """
     format_name = container.format.name
     declared_s = container.duration / 1_000_000 if container.duration else None
@@ -428,26 +441,34 @@ def _check_streams(
 
     pending = {s.index: s for s in targets}
     packets_seen: dict[int, int] = {}
+    failures: dict[int, tuple[int, str]] = {}
+    stream_end: dict[int, float] = {}
     end_s = 0.0
     corrupt: str | None = None
     try:
         for packet in container.demux():
             index = packet.stream.index
+            if packet.size == 0:
+                continue  # a demuxer's end-of-stream marker
             packets_seen[index] = packets_seen.get(index, 0) + 1
             if packet.pts is not None and packet.time_base is not None:
-                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-                end_s = max(end_s, end - start_s)
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base) - start_s
+                end_s = max(end_s, end)
+                stream_end[index] = max(stream_end.get(index, 0.0), end)
             stream = pending.get(index)
             if stream is not None:
                 what = f"{_codec_name(stream)} {stream.type}"
                 try:
                     if stream.decode(packet):
                         del pending[index]
+                        corrupt = _too_many_failures(stream, failures.get(index), limits)
+                        if corrupt is not None:
+                            break
                 except av.error.FFmpegError as exc:
-                    corrupt = f"cannot decode the {what} stream: {ffmpeg_reason(exc)}"
-                    break
-                if packets_seen[index] > _FIRST_FRAME_MAX_PACKETS:
-                    corrupt = f"no decodable frame in the {what} stream"
+                    count = failures.get(index, (0, ""))[0] + 1
+                    failures[index] = (count, ffmpeg_reason(exc))
+                if index in pending and packets_seen[index] > _FIRST_FRAME_MAX_PACKETS:
+                    corrupt = f"no decodable frame in the {what} stream" + _why(failures, index)
                     break
             if not pending and not full_scan:
                 break
@@ -465,6 +486,10 @@ def _check_streams(
             pass
     if pending:
         stream = next(iter(pending.values()))
+        if stream.index in failures:
+            return f"cannot decode the {_codec_name(stream)} {stream.type} stream" + _why(
+                failures, stream.index
+            )
         return f"no decodable frame in the {_codec_name(stream)} {stream.type} stream"
 
     if full_scan and declared_s is not None:
@@ -472,11 +497,45 @@ def _check_streams(
         if declared_s - end_s > tolerance:
             return f"data ends at {end_s:.2f} s of {declared_s:.2f} s declared"
         for stream in targets:
-            declared_frames = stream.frames
-            got = packets_seen.get(stream.index, 0)
-            # AVI headers count frames; a cut file has fewer packets than promised.
-            if declared_frames > 0 and got < declared_frames * 0.95 - 1:
-                return f"{got} of {declared_frames} {stream.type} frames present"
+            # Each stream's own declared length: AVI headers count frames (one tick
+            # of the stream's time base each), so a cut file declares more time than
+            # its packets reach, while a variable-rate one's timestamps still do.
+            if stream.time_base is None:
+                continue
+            ticks = max(stream.duration or 0, stream.frames or 0)
+            stream_s = float(ticks * stream.time_base)
+            got = stream_end.get(stream.index, 0.0)
+            if stream_s - got > max(tolerance, stream_s * _TRUNCATION_TOLERANCE_FRACTION):
+                return (
+                    f"the {_codec_name(stream)} {stream.type} stream's data ends at "
+                    f"{got:.2f} s of {stream_s:.2f} s declared"
+                )
+    return None
+
+
+def _why(failures: dict[int, tuple[int, str]], index: int) -> str:
+    if index not in failures:
+        return ""
+    count, reason = failures[index]
+    return f": {reason}" + (f" ({count} packets failed)" if count > 1 else "")
+
+
+def _too_many_failures(
+    stream: av.VideoStream | av.AudioStream,
+    failed: tuple[int, str] | None,
+    limits: DecodeLimits,
+) -> str | None:
+    """A stream whose first frame came only after more than the allowed share of its
+    declared frames failed is mostly undecodable (zeroed media data, say)."""
+    if failed is None:
+        return None
+    count, reason = failed
+    declared = stream.frames
+    if declared > 0 and count > limits.max_undecodable_fraction * declared:
+        return (
+            f"cannot decode the {_codec_name(stream)} {stream.type} stream: {reason} "
+            f"({count} of {declared} packets failed before the first frame)"
+        )
     return None
 
 

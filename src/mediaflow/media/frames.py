@@ -41,11 +41,14 @@ import av.container
 import av.error
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps
+from PIL import Image
 
 from mediaflow.db.enums import MediaType
 from mediaflow.errors import InvalidInput
+from mediaflow.media.damage import StreamDamage
 from mediaflow.media.detect import ffmpeg_reason, media_streams, open_container
+from mediaflow.media.images import AnimationInfo, animation_frames, animation_info, load_rgb
+from mediaflow.media.limits import DecodeLimits
 from mediaflow.media.types import Frame, RGBImage, Shot
 
 __all__ = [
@@ -87,6 +90,7 @@ class SamplingPolicy:
     min_change_gap_s: float = 1.0
     max_side: int | None = DEFAULT_MAX_SIDE
     keyframes_only_after_s: float | None = 600.0
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
 
     def budget(self, duration_s: float | None) -> int:
         """How many frames a video of ``duration_s`` gets at most."""
@@ -113,16 +117,20 @@ class FrameSample:
     sampled: int = 0  # frames chosen before near-duplicates were folded
     decoded: int = 0  # frames decoded to choose them
     duration_s: float | None = None
+    damage: StreamDamage | None = None
 
     @property
     def details(self) -> dict[str, object]:
         """What the frame-extraction log row says."""
-        return {
+        details: dict[str, object] = {
             "frames": len(self.frames),
             "sampled": self.sampled,
             "shots": len(self.shots),
             "decoded": self.decoded,
         }
+        if self.damage is not None and self.damage.damaged:
+            details["damage"] = self.damage.to_dict()
+        return details
 
 
 def sample_frames(
@@ -142,7 +150,8 @@ def sample_frames(
     if media_type is MediaType.AUDIO:
         return FrameSample(frames=[])
     if media_type is MediaType.IMAGE:
-        frame = load_image_frame(path, max_side=policy.max_side)
+        image = load_rgb(path, policy.limits, max_side=policy.max_side)
+        frame = Frame(index=0, timestamp_s=0.0, image=image)
         return FrameSample(frames=[frame], sampled=1, decoded=1)
     if media_type is not MediaType.VIDEO:
         raise InvalidInput(f"cannot extract frames from media of type {media_type.value}")
@@ -163,28 +172,7 @@ def load_image_frame(
     path: str | os.PathLike[str], *, max_side: int | None = DEFAULT_MAX_SIDE
 ) -> Frame:
     """An image file as one frame (index 0 at 0.0 s), as ``sample_frames`` reads it."""
-    return Frame(index=0, timestamp_s=0.0, image=_load_image(Path(path), max_side))
-
-
-def _load_image(path: Path, max_side: int | None) -> RGBImage:
-    try:
-        with Image.open(path) as opened:
-            opened.seek(0)  # first frame of an animated GIF/WebP
-            image = ImageOps.exif_transpose(opened)
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                # Transparent pixels often hide black RGB values: flatten onto white so
-                # that dark text on a transparent background stays readable.
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, rgba)
-            image = image.convert("RGB")
-            if max_side is not None and max(image.size) > max_side:
-                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-            return np.asarray(image, dtype=np.uint8).copy()
-    except FileNotFoundError as exc:
-        raise InvalidInput(f"no such file: {path.name}") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"truncated or corrupt image: {exc}") from exc
+    return Frame(index=0, timestamp_s=0.0, image=load_rgb(path, DecodeLimits(), max_side=max_side))
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -369,6 +357,9 @@ class _Sampler:
 
 
 def _sample_video(path: Path, policy: SamplingPolicy) -> FrameSample:
+    animation = animation_info(path)
+    if animation is not None:
+        return _sample_animation(path, policy, animation)
     with open_container(path) as container:
         video, _ = media_streams(container)
         if not video:
@@ -385,16 +376,51 @@ def _sample_video(path: Path, policy: SamplingPolicy) -> FrameSample:
             and duration > policy.keyframes_only_after_s
         )
         sampler = _Sampler(policy, fps, keyframes_only)
+        damage = StreamDamage("video", _codec(stream), stream.index)
         try:
-            _decode(container, stream, sampler, start, fps)
+            _decode(container, stream, sampler, start, fps, damage=damage)
             if keyframes_only:
                 _sharpen_dull_keys(container, stream, sampler, start, fps)
         except av.error.FFmpegError as exc:
             raise InvalidInput(f"cannot read video frames: {ffmpeg_reason(exc)}") from exc
     if not sampler.picks:
         raise InvalidInput("truncated or corrupt video: no decodable video frame")
+    damage.check(policy.limits.max_undecodable_fraction)
+    if damage.damaged:
+        log.warning("%s: %s", path.name, damage.summary())
     end = max(duration or 0.0, sampler.last_time)
-    return _assemble(sampler, policy, end)
+    sample = _assemble(sampler, policy, end)
+    sample.damage = damage
+    return sample
+
+
+def _sample_animation(path: Path, policy: SamplingPolicy, info: AnimationInfo) -> FrameSample:
+    """An animated GIF/WebP/PNG sampled as a video: its frames go through the same
+    sampler (cuts, keyframes, changes), converted to video frames one at a time."""
+    fps = info.fps or None
+    sampler = _Sampler(policy, fps, keyframes_only=False)
+    for index, (t, picture) in enumerate(animation_frames(path, policy.limits)):
+        frame = av.VideoFrame.from_ndarray(_even(picture), format="rgb24")
+        sampler.add(frame, t, index)
+    sampler.finish()
+    if not sampler.picks:
+        raise InvalidInput("truncated or corrupt animation: no frame")
+    return _assemble(sampler, policy, max(info.duration_s, sampler.last_time))
+
+
+def _even(picture: RGBImage) -> RGBImage:
+    """Even width and height (the sampler scales frames; odd chroma sizes round badly)."""
+    height, width = picture.shape[:2]
+    if (height % 2 == 0 and width % 2 == 0) or min(height, width) < 2:
+        return picture
+    return np.ascontiguousarray(picture[: height - height % 2, : width - width % 2])
+
+
+def _codec(stream: av.VideoStream) -> str:
+    try:
+        return str(stream.codec.canonical_name)
+    except (AttributeError, av.error.FFmpegError):
+        return "unknown"
 
 
 def _decode(
@@ -403,17 +429,25 @@ def _decode(
     sampler: _Sampler,
     start: float,
     fps: float | None,
+    *,
+    damage: StreamDamage,
 ) -> None:
     if sampler.keyframes_only:
         stream.codec_context.skip_frame = "NONKEY"
     count = 0
-    bad_packets = 0
     for packet in container.demux(stream):
+        if packet.size:
+            damage.packet()
         try:
             frames = stream.decode(packet)
         except av.error.FFmpegError as exc:
             # One damaged packet should not lose the rest of the video.
-            bad_packets += 1
+            when = (
+                max(0.0, float(packet.pts * packet.time_base) - start)
+                if packet.pts is not None and packet.time_base is not None
+                else None
+            )
+            damage.bad(when, ffmpeg_reason(exc))
             log.debug("skipping undecodable video packet: %s", ffmpeg_reason(exc))
             continue
         for frame in frames:
@@ -422,8 +456,6 @@ def _decode(
             count += 1
             sampler.add(frame, t, index)
     sampler.finish()
-    if bad_packets:
-        log.warning("skipped %d undecodable video packets", bad_packets)
 
 
 def _sharpen_dull_keys(

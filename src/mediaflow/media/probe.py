@@ -17,16 +17,16 @@ from typing import Any
 import av
 import av.container
 import av.error
-from PIL import Image
 
 from mediaflow.db.enums import FileType, MediaType
 from mediaflow.errors import InvalidInput
 from mediaflow.media.detect import detect, ffmpeg_reason, media_streams, open_container
+from mediaflow.media.images import animation_info, image_header
+from mediaflow.media.limits import DecodeLimits
 
 __all__ = ["ProbeResult", "probe"]
 
 # EXIF orientations 5-8 turn the picture by 90 degrees: width and height swap.
-_EXIF_ORIENTATION_TAG = 0x0112
 _EXIF_SWAPS_AXES = frozenset({5, 6, 7, 8})
 
 
@@ -77,14 +77,15 @@ class ProbeResult:
         return data
 
 
-def probe(path: str | os.PathLike[str]) -> ProbeResult:
+def probe(path: str | os.PathLike[str], limits: DecodeLimits | None = None) -> ProbeResult:
     """Read the technical metadata of ``path``.
 
     Raises ``InvalidInput`` for a missing, empty, truncated or corrupt file and
     ``UnsupportedMedia`` for anything that is not audio, video or a supported image.
+    An animated GIF, WebP or PNG is a video: its frame count, rate and duration.
     """
     path = Path(path)
-    detection = detect(path)
+    detection = detect(path, limits)
     size = path.stat().st_size
     common: dict[str, Any] = {
         "path": str(path),
@@ -93,40 +94,37 @@ def probe(path: str | os.PathLike[str]) -> ProbeResult:
         "media_type": detection.media_type,
         "file_type": detection.file_type,
     }
-    if detection.media_type is MediaType.IMAGE:
+    if detection.mime_type.startswith("image/"):
         return _probe_image(path, common)
     return _probe_av(path, common)
 
 
 def _probe_image(path: Path, common: dict[str, Any]) -> ProbeResult:
-    try:
-        with Image.open(path) as image:
-            fmt = (image.format or "unknown").lower()
-            width, height = image.size
-            frames = int(getattr(image, "n_frames", 1))
-            orientation = int(image.getexif().get(_EXIF_ORIENTATION_TAG, 1))
-            mode = image.mode
-            long_name = image.format_description
-    except (OSError, SyntaxError, ValueError) as exc:  # detect() decoded it a moment ago
-        raise InvalidInput(f"truncated or corrupt image: {exc}") from exc
-    display_w, display_h = (height, width) if orientation in _EXIF_SWAPS_AXES else (width, height)
+    header = image_header(path)
+    swaps = header.orientation in _EXIF_SWAPS_AXES
+    display_w, display_h = (header.height, header.width) if swaps else (header.width, header.height)
+    animation = animation_info(path) if common["media_type"] is MediaType.VIDEO else None
     stream: dict[str, Any] = {
         "index": 0,
-        "type": "image",
-        "codec": fmt,
-        "width": width,
-        "height": height,
-        "mode": mode,
-        "frames": frames,
-        "exif_orientation": orientation,
+        "type": "video" if animation else "image",
+        "codec": header.format,
+        "width": header.width,
+        "height": header.height,
+        "mode": header.mode,
+        "frames": header.frames,
+        "exif_orientation": header.orientation,
     }
+    if animation is not None:
+        stream.update(animated=True, duration_s=animation.duration_s, fps=animation.fps)
     return ProbeResult(
         **common,
-        format_name=fmt,
-        format_long_name=long_name,
+        format_name=header.format,
+        format_long_name=header.format_long_name,
+        duration_s=animation.duration_s if animation else None,
         width=display_w,
         height=display_h,
-        codecs={"image": fmt},
+        fps=animation.fps if animation else None,
+        codecs={"video" if animation else "image": header.format},
         streams=[stream],
     )
 

@@ -73,6 +73,7 @@ class FileOutcome:
     transcriptions: int = 0
     results: int = 0
     provider_failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -435,6 +436,7 @@ class DatabaseRecords:
                     details={
                         "status": outcome.status.value, "transcriptions": outcome.transcriptions,
                         "results": outcome.results, "provider_failures": outcome.provider_failures,
+                        **({"warnings": outcome.warnings} if outcome.warnings else {}),
                     },
                 ),
             )  # fmt: skip

@@ -10,6 +10,7 @@ model or decoder works.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 import uuid
@@ -31,9 +32,11 @@ from tenacity import (
 from mediaflow.config import Settings
 from mediaflow.db.enums import MediaFileStatus, MediaType, ProcessingLogStatus, ProcessingStage
 from mediaflow.errors import NotFound, TransientProviderError
-from mediaflow.media.audio import extract_audio
+from mediaflow.media.audio import decode_audio
+from mediaflow.media.damage import StreamDamage
 from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
-from mediaflow.media.probe import probe
+from mediaflow.media.limits import DecodeLimits
+from mediaflow.media.probe import ProbeResult, probe
 from mediaflow.media.types import Frame, Shot
 from mediaflow.pipeline.log import LogEvent, StageStep, error_message, stage_timer
 from mediaflow.pipeline.records import (
@@ -117,10 +120,15 @@ class Pipeline:
         self.store = store
         self.providers = providers
         self.settings = settings
+        self._limits = DecodeLimits(
+            max_undecodable_fraction=settings.max_undecodable_fraction,
+            max_image_pixels=settings.max_image_pixels,
+        )
         self._sampling = SamplingPolicy(
             interval_s=settings.frame_interval_s,
             frames_per_hour=settings.frames_per_hour,
             min_frames=settings.min_frames,
+            limits=self._limits,
         )
 
     @classmethod
@@ -178,7 +186,7 @@ class Pipeline:
         with timer(ProcessingStage.VALIDATION) as step:
             if path is None or not path.exists():
                 raise NotFound(f"stored original of {file.original_name} is missing")
-            info = probe(path)
+            info = probe(path, self._limits)
             step.details.update(media_type=info.media_type.value, file_type=info.file_type.value)
         with timer(ProcessingStage.METADATA) as step:
             self.records.save_metadata(file.media_file_id, info)
@@ -187,21 +195,33 @@ class Pipeline:
         with tempfile.TemporaryDirectory(prefix="mediaflow-") as work:
             audio_path: Path | None = None
             frames: list[Frame] = []
-            if info.media_type in (MediaType.VIDEO, MediaType.AUDIO):
+            damages: list[StreamDamage] = []
+            if info.has_audio:
                 with timer(ProcessingStage.AUDIO_EXTRACTION) as step:
-                    audio_path = extract_audio(path, Path(work) / "audio.wav")
+                    track = decode_audio(path, Path(work) / "audio.wav", self._limits)
+                    audio_path = track.path if track is not None else None
                     step.details.update(has_audio=audio_path is not None)
+                    if track is not None and track.damage.damaged:
+                        _warn(step, track.damage, run)
+                        damages.append(track.damage)
             else:
-                self._skip(run, ProcessingStage.AUDIO_EXTRACTION, "no audio")
+                self._skip(run, ProcessingStage.AUDIO_EXTRACTION, _no_audio(file))
             if info.media_type in (MediaType.VIDEO, MediaType.IMAGE):
                 with timer(ProcessingStage.FRAME_EXTRACTION) as step:
                     sample = sample_frames(path, info.media_type, self._sampling)
                     frames = sample.frames
                     step.details.update(sample.details)
+                    if sample.damage is not None and sample.damage.damaged:
+                        _warn(step, sample.damage, run)
+                        damages.append(sample.damage)
                     if sample.shots:
                         step.details["keyframes"] = self._save_keyframes(run.file, sample.shots)
             else:
-                self._skip(run, ProcessingStage.FRAME_EXTRACTION, "no video")
+                no_video = f"{file.original_name} has no video"
+                self._skip(run, ProcessingStage.FRAME_EXTRACTION, no_video)
+            if damages:
+                # the damage stays with the file's stream metadata, for people and exports
+                self.records.save_metadata(file.media_file_id, _with_damage(info, damages))
 
             media = MediaInput(
                 path=path, media_type=info.media_type, frames=frames, audio_path=audio_path,
@@ -328,19 +348,43 @@ class Pipeline:
         )
 
 
+def _no_audio(file: ClaimedFile) -> str:
+    return f"{file.original_name} has no audio track"
+
+
+def _warn(step: StageStep, damage: StreamDamage, run: _Run) -> None:
+    """Damage that did not fail the file: a warning on the stage's row and the file."""
+    warning = f"decoded with damage: {damage.summary()}"
+    step.message = f"warning: {warning}"
+    step.details["damage"] = damage.to_dict()
+    step.details["warning"] = warning
+    run.outcome.warnings.append(warning)
+
+
+def _with_damage(info: ProbeResult, damages: list[StreamDamage]) -> ProbeResult:
+    by_index = {d.index: d for d in damages}
+    streams = [
+        {**stream, "damage": by_index[stream.get("index")].to_dict()}
+        if stream.get("index") in by_index
+        else stream
+        for stream in info.streams
+    ]
+    return dataclasses.replace(info, streams=streams)
+
+
 def _lacks(provider: Provider, media: MediaInput) -> str | None:
     """What ``provider`` needs and ``media`` does not have (None: nothing lacks)."""
     if isinstance(provider, Transcriber) or (
         isinstance(provider, Analyzer) and provider.uses == "audio"
     ):
-        return "no audio" if media.audio_path is None else None
+        return f"{media.label} has no audio track" if media.audio_path is None else None
     if (
         isinstance(provider, Analyzer)
         and provider.uses == "frames"
         and not media.frames
         and media.media_type is not MediaType.IMAGE
     ):
-        return "no frames"
+        return f"no frames were extracted from {media.label}"
     return None
 
 

@@ -1,20 +1,28 @@
-"""Audio levels of the pipeline's 16 kHz mono WAV: loudness, peak, RMS, silences, speech.
+"""Audio levels as recorded (loudness, peaks, silences) and speech share.
 
 Result (``analysis_type="audio_levels"``)::
 
     {"duration_s": 5.36,
-     "integrated_lufs": -23.1,    # ITU-R BS.1770-4 (pyloudnorm); None below 0.4 s or for silence
-     "peak_dbfs": -1.2,           # sample peak; None for digital silence
-     "rms_dbfs": -20.3,           # over the whole file; None for digital silence
+     "integrated_lufs": -23.1,    # EBU R128 / BS.1770 on the original channels and rate;
+                                  # None below 0.4 s ("loudness_too_short") or for silence
+     "loudness_too_short": false,
+     "loudness_range_lu": 4.2,    # EBU R128 LRA
+     "true_peak_dbtp": -0.8,      # 4x oversampled peak
+     "sample_peak_dbfs": -1.2,    # None for digital silence
+     "peak_dbfs": -1.2,           # = sample_peak_dbfs (kept for older readers)
+     "rms_dbfs": -20.3,           # of the 16 kHz mono speech track
+     "measured_on": {"sample_rate": 48000, "channels": 6, "layout": "5.1"},
      "silence_threshold_dbfs": -45.0,
      "silences": [{"start_s": 1.0, "end_s": 2.5}],   # >= min_silence_s under the threshold
      "silence_ratio": 0.28,
      "speech": [{"start_s": 0.1, "end_s": 0.9}],     # Silero VAD (ships in faster-whisper)
      "speech_ratio": 0.6}
 
-Silences come from 50 ms windows whose RMS is under the threshold; speech from the
-Silero voice-activity model that faster-whisper ships as ONNX (``speech`` is empty
-and ``speech_ratio`` None when that model is unavailable; the levels still come).
+Loudness and silences are measured on the stored original's first audio stream,
+with its own channels and rate (``media.loudness``): the 16 kHz mono downmix is for
+speech models only. Speech comes from the Silero voice-activity model that
+faster-whisper ships as ONNX, on the 16 kHz track (``speech`` is empty and
+``speech_ratio`` None when that model is unavailable; the levels still come).
 The output's ``confidence`` is None: these are measurements.
 """
 
@@ -30,8 +38,9 @@ import numpy.typing as npt
 
 from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
-from mediaflow.errors import ProviderError
-from mediaflow.providers.analysis import package_version, rounded, rounded_or_none
+from mediaflow.errors import MediaflowError, ProviderError
+from mediaflow.media.loudness import Loudness, measure_loudness, meter_version
+from mediaflow.providers.analysis import rounded, rounded_or_none
 from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput
 
 logger = logging.getLogger(__name__)
@@ -40,7 +49,6 @@ FloatArray = npt.NDArray[np.float32]
 
 WINDOW_S = 0.05  # silence is judged on 50 ms windows
 VAD_RATE = 16_000  # Silero VAD runs at 16 kHz
-LOUDNESS_BLOCK_S = 0.4  # BS.1770 gating block: shorter audio has no integrated loudness
 
 
 def read_wav_mono(path: Path) -> tuple[FloatArray, int]:
@@ -97,7 +105,7 @@ class AudioFeaturesProvider(Analyzer):
     analysis_types: ClassVar[tuple[str, ...]] = ("audio_levels",)
     uses = "audio"
     # speech detection (faster-whisper's Silero VAD) is optional: the levels come without it
-    requires: ClassVar[tuple[tuple[str, str], ...]] = (("pyloudnorm", "pyloudnorm"),)
+    requires: ClassVar[tuple[tuple[str, str], ...]] = (("pyebur128", "pyebur128"),)
 
     def __init__(
         self,
@@ -112,19 +120,22 @@ class AudioFeaturesProvider(Analyzer):
         self.min_silence_s = min_silence_s
 
     def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
-        """Measure ``media.audio_path`` (the pipeline's 16 kHz mono WAV)."""
+        """Measure the original's audio as recorded; speech on the 16 kHz mono WAV."""
         assert media.audio_path is not None  # Analyzer.analyze checked it (uses = "audio")
         samples, rate = read_wav_mono(media.audio_path)
-        duration = len(samples) / rate if rate else 0.0
-
-        peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+        loudness = self._measure(media)
+        duration = loudness.duration_s if loudness else (len(samples) / rate if rate else 0.0)
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
-        silences, silent_s = self._silences(samples, rate)
+        if loudness is not None:
+            silences, silent_s = loudness.silences, loudness.silent_s
+        else:
+            silences, silent_s = self._silences(samples, rate)
         speech, speech_s = self._speech(samples, rate)
+        levels = loudness.to_dict() if loudness is not None else {"integrated_lufs": None}
         result: dict[str, Any] = {
             "duration_s": rounded(duration, 3),
-            "integrated_lufs": self._loudness(samples, rate),
-            "peak_dbfs": rounded_or_none(_dbfs(peak), 2),
+            **levels,
+            "peak_dbfs": levels.get("sample_peak_dbfs"),
             "rms_dbfs": rounded_or_none(_dbfs(rms), 2),
             "silence_threshold_dbfs": self.silence_threshold_dbfs,
             "silences": silences,
@@ -138,23 +149,21 @@ class AudioFeaturesProvider(Analyzer):
             AnalysisOutput(
                 analysis_type="audio_levels",
                 result=result,
-                model="bs1770+silero_vad",
-                model_version=package_version("pyloudnorm"),
+                model="ebu_r128+silero_vad",
+                model_version=meter_version(),
                 confidence=None,
             )
         ]
 
-    @staticmethod
-    def _loudness(samples: FloatArray, rate: int) -> float | None:
-        if len(samples) < LOUDNESS_BLOCK_S * rate:
-            return None  # BS.1770 needs at least one 400 ms block
-        import pyloudnorm
-
+    def _measure(self, media: MediaInput) -> Loudness | None:
         try:
-            lufs = pyloudnorm.Meter(rate).integrated_loudness(samples.astype(np.float64))
-        except ValueError as exc:
-            raise ProviderError(f"loudness measurement failed: {exc}") from exc
-        return rounded_or_none(lufs, 2)  # -inf (all gated out) becomes None
+            return measure_loudness(
+                media.path,
+                silence_threshold_dbfs=self.silence_threshold_dbfs,
+                min_silence_s=self.min_silence_s,
+            )
+        except MediaflowError as exc:
+            raise ProviderError(f"cannot measure the loudness of {media.label}: {exc}") from exc
 
     def _silences(self, samples: FloatArray, rate: int) -> tuple[list[dict[str, float]], float]:
         window = max(1, round(WINDOW_S * rate))
