@@ -30,7 +30,9 @@ __all__ = [
     "StageStep",
     "add_event",
     "add_events",
+    "close_step",
     "error_message",
+    "open_step",
     "stage_timer",
 ]
 
@@ -116,10 +118,61 @@ class StageStep:
     attempt: int = 1
     details: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
+    started: float = field(default_factory=time.perf_counter)
 
 
 def _elapsed_ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
+
+
+def open_step(
+    write: LogWriter,
+    job_id: uuid.UUID,
+    media_file_id: uuid.UUID | None,
+    stage: ProcessingStage,
+    attempt: int = 1,
+) -> StageStep:
+    """Log ``stage`` as started and return its step; ``close_step`` ends it.
+
+    For steps that run together (one decode pass makes the audio and the frames):
+    each is opened and closed on its own, with its own duration.
+    """
+    write(LogEvent(job_id, media_file_id, stage, ProcessingLogStatus.STARTED, attempt=attempt))
+    return StageStep(job_id=job_id, media_file_id=media_file_id, stage=stage, attempt=attempt)
+
+
+def close_step(
+    write: LogWriter,
+    step: StageStep,
+    error: BaseException | None = None,
+    *,
+    duration_ms: int | None = None,
+) -> None:
+    """Log ``step`` as completed, or failed with ``error``; a write failure is raised.
+
+    ``duration_ms``: the step's own time when it shared its wall time with another
+    (default: the time since it was opened).
+    """
+    duration = _elapsed_ms(step.started) if duration_ms is None else duration_ms
+    if error is None:
+        write(
+            LogEvent(
+                step.job_id, step.media_file_id, step.stage, ProcessingLogStatus.COMPLETED,
+                attempt=step.attempt, message=step.message, details=step.details,
+                duration_ms=duration,
+            )
+        )  # fmt: skip
+        return
+    details = {**step.details, "error_type": type(error).__name__}
+    if isinstance(error, MediaflowError):
+        details["error_code"] = error.code
+    write(
+        LogEvent(
+            step.job_id, step.media_file_id, step.stage, ProcessingLogStatus.FAILED,
+            attempt=step.attempt, message=error_message(error), details=details,
+            duration_ms=duration,
+        )
+    )  # fmt: skip
 
 
 @contextmanager
@@ -138,36 +191,16 @@ def stage_timer(
     ``failed`` row with the error's one-line message, the details set so far and the
     duration is written, and the exception is re-raised unchanged.
     """
-    step = StageStep(job_id=job_id, media_file_id=media_file_id, stage=stage, attempt=attempt)
-    write(LogEvent(job_id, media_file_id, stage, ProcessingLogStatus.STARTED, attempt=attempt))
-    started = time.perf_counter()
+    step = open_step(write, job_id, media_file_id, stage, attempt)
     try:
         yield step
     except Exception as exc:
-        details = {**step.details, "error_type": type(exc).__name__}
-        if isinstance(exc, MediaflowError):
-            details["error_code"] = exc.code
-        failed = LogEvent(
-            job_id, media_file_id, stage, ProcessingLogStatus.FAILED, attempt=step.attempt,
-            message=error_message(exc), details=details, duration_ms=_elapsed_ms(started),
-        )  # fmt: skip
         try:
-            write(failed)
+            close_step(write, step, exc)
         except Exception as log_exc:
             # The step's own error is the one that matters to the caller; losing the
             # log row (database gone, details not JSON) must not replace it, only be
             # noted on it.
             exc.add_note(f"processing_log: could not record the failure: {log_exc}")
         raise
-    write(
-        LogEvent(
-            job_id,
-            media_file_id,
-            stage,
-            ProcessingLogStatus.COMPLETED,
-            attempt=step.attempt,
-            message=step.message,
-            details=step.details,
-            duration_ms=_elapsed_ms(started),
-        )
-    )
+    close_step(write, step)

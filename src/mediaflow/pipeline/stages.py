@@ -36,9 +36,17 @@ from mediaflow.media.audio import decode_audio
 from mediaflow.media.damage import StreamDamage
 from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
 from mediaflow.media.limits import DecodeLimits
+from mediaflow.media.onepass import FrameObserver, decode_pass
 from mediaflow.media.probe import ProbeResult, probe
 from mediaflow.media.types import Frame, Shot
-from mediaflow.pipeline.log import LogEvent, StageStep, error_message, stage_timer
+from mediaflow.pipeline.log import (
+    LogEvent,
+    StageStep,
+    close_step,
+    error_message,
+    open_step,
+    stage_timer,
+)
 from mediaflow.pipeline.records import (
     ClaimedFile,
     DatabaseRecords,
@@ -103,6 +111,7 @@ class _Run:
     selection: ProviderSelection
     outcome: FileOutcome
     timer: Timer
+    notify: StageCallback
 
 
 class Pipeline:
@@ -168,7 +177,7 @@ class Pipeline:
             notify(stage)
             return stage_timer(self.records.log, file.job_id, media_file_id, stage)
 
-        run = _Run(file, selection, outcome, timer)
+        run = _Run(file, selection, outcome, timer, notify)
         try:
             self._stages(run)
         except Exception as exc:  # a bad file, or a decoder bug on it: this file fails alone
@@ -196,7 +205,10 @@ class Pipeline:
             audio_path: Path | None = None
             frames: list[Frame] = []
             damages: list[StreamDamage] = []
-            if info.has_audio:
+            observed: dict[str, object] = {}
+            if _one_pass(info):
+                audio_path, frames, observed = self._decode_once(run, path, info, Path(work))
+            elif info.has_audio:
                 with timer(ProcessingStage.AUDIO_EXTRACTION) as step:
                     track = decode_audio(path, Path(work) / "audio.wav", self._limits)
                     audio_path = track.path if track is not None else None
@@ -206,7 +218,9 @@ class Pipeline:
                         damages.append(track.damage)
             else:
                 self._skip(run, ProcessingStage.AUDIO_EXTRACTION, _no_audio(file))
-            if info.media_type in (MediaType.VIDEO, MediaType.IMAGE):
+            if _one_pass(info):
+                pass  # the frames came with the audio
+            elif info.media_type in (MediaType.VIDEO, MediaType.IMAGE):
                 with timer(ProcessingStage.FRAME_EXTRACTION) as step:
                     sample = sample_frames(path, info.media_type, self._sampling)
                     frames = sample.frames
@@ -225,11 +239,100 @@ class Pipeline:
 
             media = MediaInput(
                 path=path, media_type=info.media_type, frames=frames, audio_path=audio_path,
-                duration_s=info.duration_s, name=file.original_name,
+                duration_s=info.duration_s, name=file.original_name, observed=observed,
             )  # fmt: skip
             self._run_providers(run, media, ProcessingStage.TRANSCRIPTION)
             self._run_providers(run, media, ProcessingStage.ANALYSIS)
         self._index(run)
+
+    def _decode_once(
+        self, run: _Run, path: Path, info: ProbeResult, work: Path
+    ) -> tuple[Path | None, list[Frame], dict[str, object]]:
+        """Audio extraction and frame extraction in one pass over the file.
+
+        Both stages are logged as they always were, each with its own duration (its
+        own decoder's time; the shared reading of packets is in ``details.pass``). A
+        stream that fails fails its own stage; the first failure then fails the file.
+        """
+        file = run.file
+        wants_frames = info.media_type is MediaType.VIDEO
+        observers = self._frame_observers(run) if wants_frames else {}
+        steps: dict[ProcessingStage, StageStep] = {}
+        for stage, wanted, why in (
+            (ProcessingStage.AUDIO_EXTRACTION, info.has_audio, _no_audio(file)),
+            (ProcessingStage.FRAME_EXTRACTION, wants_frames, f"{file.original_name} has no video"),
+        ):
+            if wanted:
+                run.notify(stage)
+                steps[stage] = open_step(self.records.log, file.job_id, file.media_file_id, stage)
+            else:
+                self._skip(run, stage, why)
+        try:
+            result = decode_pass(
+                path,
+                dest_wav=work / "audio.wav" if info.has_audio else None,
+                policy=self._sampling if wants_frames else None,
+                observers=list(observers.values()),
+            )
+        except Exception as exc:
+            for step in steps.values():
+                close_step(self.records.log, step, exc)
+            raise
+        shared: dict[str, object] = {"demux_ms": _ms(result.demux_s), "packets": result.packets}
+        if len(steps) > 1:
+            shared["with"] = [stage.value for stage in steps]
+        damages: list[StreamDamage] = []
+        failure: BaseException | None = None
+        audio_path: Path | None = None
+        if (audio_step := steps.get(ProcessingStage.AUDIO_EXTRACTION)) is not None:
+            step = audio_step
+            audio_path = result.audio.path if result.audio is not None else None
+            step.details.update(has_audio=audio_path is not None, **{"pass": shared})
+            if result.audio is not None and result.audio.damage.damaged:
+                _warn(step, result.audio.damage, run)
+                damages.append(result.audio.damage)
+            close_step(self.records.log, step, result.audio_error, duration_ms=_ms(result.audio_s))
+            failure = result.audio_error
+        frames: list[Frame] = []
+        if (frame_step := steps.get(ProcessingStage.FRAME_EXTRACTION)) is not None:
+            step = frame_step
+            started = time.perf_counter()
+            sample = result.sample
+            if sample is not None:
+                frames = sample.frames
+                step.details.update(sample.details)
+                if sample.damage is not None and sample.damage.damaged:
+                    _warn(step, sample.damage, run)
+                    damages.append(sample.damage)
+                if sample.shots and failure is None:
+                    step.details["keyframes"] = self._save_keyframes(file, sample.shots)
+            step.details["pass"] = shared
+            if observers:
+                step.details.update(
+                    observed=sorted(observers), observers_ms=_ms(result.observers_s)
+                )
+            own = result.video_s + time.perf_counter() - started
+            close_step(self.records.log, step, result.video_error, duration_ms=_ms(own))
+            failure = failure or result.video_error
+        if failure is not None:
+            raise failure
+        if damages:
+            # the damage stays with the file's stream metadata, for people and exports
+            self.records.save_metadata(file.media_file_id, _with_damage(info, damages))
+        return audio_path, frames, dict(observers)
+
+    def _frame_observers(self, run: _Run) -> dict[str, FrameObserver]:
+        """The selected video providers that look at every frame (scene detection)."""
+        observers: dict[str, FrameObserver] = {}
+        for name in run.selection.of("analysis"):
+            try:
+                provider = self.providers.get("analysis", name)
+                make = getattr(provider, "frame_observer", None)
+                if callable(make) and MediaType.VIDEO in provider.accepts:
+                    observers[name] = make()
+            except Exception:
+                continue  # the provider then reads the file itself, or fails on its own
+        return observers
 
     def _save_keyframes(self, file: ClaimedFile, shots: list[Shot]) -> int:
         """A thumbnail of each shot's keyframe in the content store, and the shot's row."""
@@ -346,6 +449,19 @@ class Pipeline:
             attempts=self.settings.provider_retry_attempts,
             max_wait_s=self.settings.provider_retry_max_wait_s,
         )
+
+
+def _one_pass(info: ProbeResult) -> bool:
+    """Whether audio and frames come from one decode pass: an audio or video file that
+    PyAV reads (images and animated images are read with Pillow)."""
+    return not info.mime_type.startswith("image/") and info.media_type in (
+        MediaType.VIDEO,
+        MediaType.AUDIO,
+    )
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
 
 
 def _no_audio(file: ClaimedFile) -> str:
