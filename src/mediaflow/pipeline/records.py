@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,6 +42,7 @@ __all__ = [
     "FileOutcome",
     "KeyframeRow",
     "Records",
+    "mark_low_confidence",
     "save_analysis",
     "save_transcription",
 ]
@@ -196,7 +198,7 @@ def save_transcription(
     """Deactivate the active transcript for (file, provider) and insert ``output``.
 
     The search index follows in the same transaction; segments below
-    ``min_confidence`` are stored but not searchable.
+    ``min_confidence`` are stored marked ``low_confidence`` and are not searchable.
     """
     superseded = _supersede(
         session,
@@ -211,7 +213,9 @@ def save_transcription(
         model=output.model,
         language=output.language,
         text=output.text,
-        segments=[dataclasses.asdict(segment) for segment in output.segments],
+        segments=mark_low_confidence(
+            [dataclasses.asdict(segment) for segment in output.segments], min_confidence
+        ),
         confidence=output.confidence,
         latency_ms=latency_ms,
     )
@@ -220,6 +224,23 @@ def save_transcription(
     search_index.drop_sources(session, transcription_ids=superseded)
     search_index.index_transcription(session, row, min_confidence=min_confidence)
     return row
+
+
+def mark_low_confidence(
+    segments: list[dict[str, Any]], floor: float | None
+) -> list[dict[str, Any]]:
+    """Mark each segment under ``floor`` ``low_confidence`` (kept, shown, never searched).
+
+    A 0.2 s bell heard as "Press." at confidence 0.17 stays in the transcript for
+    people to judge, but is not indexed as speech.
+    """
+    if floor is None:
+        return segments
+    for segment in segments:
+        confidence = segment.get("confidence")
+        if isinstance(confidence, int | float) and confidence < floor:
+            segment["low_confidence"] = True
+    return segments
 
 
 class DatabaseRecords:
@@ -231,10 +252,18 @@ class DatabaseRecords:
         *,
         embedder: TextEmbedder | None = None,
         min_confidence: float | None = None,
+        provider_min_confidence: Mapping[str, float] | None = None,
     ) -> None:
+        """``min_confidence`` is the floor of every provider; ``provider_min_confidence``
+        sets one provider's own (``{"faster_whisper": 0.3}``)."""
         self.db = db
         self.embedder = embedder
         self.min_confidence = min_confidence
+        self.provider_min_confidence = dict(provider_min_confidence or {})
+
+    def floor(self, provider: str) -> float | None:
+        """The confidence under which ``provider``'s segments are marked and not indexed."""
+        return self.provider_min_confidence.get(provider, self.min_confidence)
 
     def claim(self, media_file_id: uuid.UUID) -> ClaimedFile | None:
         """Claimed only if not cancelled meanwhile: a cancel racing a worker's pick wins."""
@@ -287,7 +316,7 @@ class DatabaseRecords:
             save_transcription(
                 session, job_id=file.job_id, media_file_id=file.media_file_id,
                 provider=TranscriptionProvider(provider), output=output, latency_ms=latency_ms,
-                min_confidence=self.min_confidence,
+                min_confidence=self.floor(provider),
             )  # fmt: skip
 
     def save_analysis(

@@ -139,6 +139,7 @@ class Pipeline:
                 runtime.db,
                 embedder=runtime.embedder,
                 min_confidence=runtime.settings.search_min_confidence,
+                provider_min_confidence=runtime.settings.provider_min_confidence,
             ),
             store=runtime.store,
             providers=runtime.providers,
