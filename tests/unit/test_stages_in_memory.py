@@ -211,7 +211,10 @@ def test_a_crashing_provider_costs_only_itself(pipeline: Pipeline, tmp_path: Pat
     assert outcome.provider_failures == [f"{BROKEN}: IndexError: list index out of range"]
     assert {p for _, p, _ in records.results} == {"image_features"}
     (failed,) = records.rows(S.ANALYSIS, L.FAILED)
-    assert failed.details == {"provider": BROKEN, "error_type": "IndexError"}
+    assert failed.details == {
+        "provider": BROKEN, "error_type": "IndexError", "fingerprint": failed.details["fingerprint"]
+    }  # fmt: skip
+    assert len(failed.details["fingerprint"]) == 16
 
 
 def test_audio_providers_skip_a_video_without_sound(pipeline: Pipeline, tmp_path: Path) -> None:

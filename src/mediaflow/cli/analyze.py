@@ -37,6 +37,12 @@ def analyze(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="With workers running: wait for the job.")
     ] = True,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Analyze again even where the same content was analyzed before."
+        ),
+    ] = False,
 ) -> None:
     """Ingest PATHS as one job and analyze every file.
 
@@ -48,7 +54,9 @@ def analyze(
     """
     with cli_runtime() as runtime:
         # unknown or unavailable providers fail before anything is stored
-        request = jobs.check_request(runtime, name=name, providers=providers)
+        request = jobs.check_request(
+            runtime, name=name, providers=providers, options={"force": True} if force else None
+        )
         result = jobs.create_job(runtime, request, paths)
         for skipped, reason in result.skipped:
             console.print(f"[yellow]skipped[/] {skipped}: {reason}", highlight=False)

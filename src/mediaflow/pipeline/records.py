@@ -27,11 +27,19 @@ from mediaflow.db.enums import (
     ProcessingStage,
     TranscriptionProvider,
 )
-from mediaflow.db.models import AnalysisResult, MediaFile, MediaKeyframe, Transcription
+from mediaflow.db.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaKeyframe,
+    Transcription,
+)
 from mediaflow.db.session import Database
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
+from mediaflow.pipeline import reuse
 from mediaflow.pipeline.log import LogEvent, add_event
+from mediaflow.pipeline.reuse import ReuseSource
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
 from mediaflow.providers.text_embedding import TextEmbedder
 from mediaflow.search import index as search_index
@@ -56,6 +64,9 @@ class ClaimedFile:
     job_id: uuid.UUID
     storage_key: str | None
     original_name: str
+    # results of an earlier file with the same content may be copied (pipeline.reuse):
+    # only on a file's first run, and not when the job asked for ``force``
+    may_reuse: bool = False
 
 
 @dataclass
@@ -118,6 +129,22 @@ class Records(Protocol):
 
     def index_file(self, file: ClaimedFile) -> dict[str, object]:
         """Finish the file's search index (embeddings); return what the log row says."""
+        ...
+
+    def reusable(
+        self, file: ClaimedFile, stage: ProcessingStage, provider: str, fingerprint: str
+    ) -> ReuseSource | None:
+        """An earlier file with this content where ``provider`` ran with ``fingerprint``."""
+        ...
+
+    def reuse(
+        self, file: ClaimedFile, source: ReuseSource, stage: ProcessingStage, provider: str
+    ) -> int:
+        """Copy ``source``'s active rows of ``provider`` onto ``file``; return how many."""
+        ...
+
+    def reuse_keyframes(self, file: ClaimedFile, source: ReuseSource) -> int:
+        """Copy ``source``'s shot keyframes onto ``file``; return how many."""
         ...
 
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
@@ -278,8 +305,11 @@ class DatabaseRecords:
                 if session.get(MediaFile, media_file_id) is None:
                     raise NotFound(f"media file {media_file_id} does not exist")
                 return None
-        job_id, storage_key, original_name = row
-        return ClaimedFile(media_file_id, job_id, storage_key, original_name)
+            job_id, storage_key, original_name = row
+            options = session.scalar(sa.select(AnalysisJob.options).where(AnalysisJob.id == job_id))
+            force = isinstance(options, dict) and options.get("force") is True
+            may_reuse = not force and reuse.first_run(session, media_file_id)
+        return ClaimedFile(media_file_id, job_id, storage_key, original_name, may_reuse)
 
     def log(self, event: LogEvent) -> None:
         """One processing_log row in its own transaction (it outlives the step)."""
@@ -368,6 +398,30 @@ class DatabaseRecords:
             model=self.embedder.model_version,
         )
         return details
+
+    def reusable(
+        self, file: ClaimedFile, stage: ProcessingStage, provider: str, fingerprint: str
+    ) -> ReuseSource | None:
+        """The latest completed file with this sha256 where ``provider`` ran the same."""
+        with self.db.session() as session:
+            return reuse.find_source(session, file.media_file_id, stage, provider, fingerprint)
+
+    def reuse(
+        self, file: ClaimedFile, source: ReuseSource, stage: ProcessingStage, provider: str
+    ) -> int:
+        """Copies of ``source``'s active rows of ``provider``, indexed, in one transaction."""
+        floor = self.floor(provider)
+        with self.db.session() as session:
+            return reuse.copy_provider(
+                session, job_id=file.job_id, media_file_id=file.media_file_id, source=source,
+                stage=stage, name=provider,
+                mark=lambda segments: mark_low_confidence(segments, floor),
+            )  # fmt: skip
+
+    def reuse_keyframes(self, file: ClaimedFile, source: ReuseSource) -> int:
+        """Copies of ``source``'s keyframe rows."""
+        with self.db.session() as session:
+            return reuse.copy_keyframes(session, file.media_file_id, source)
 
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         """The file's status, error and finish time with its ``finalize`` row, together."""
