@@ -64,9 +64,12 @@ def test_same_content_reuses_results_unless_forced(
         head_db, "SELECT count(*) FROM media_keyframe WHERE media_file_id = :id", id=second
     )
     assert keyframes[0][0] >= 1
-    assert query(
-        head_db, "SELECT status::text, duration_s FROM media_file WHERE id = :id", id=second
-    )[0][0] == "completed"
+    assert (
+        query(head_db, "SELECT status::text, duration_s FROM media_file WHERE id = :id", id=second)[
+            0
+        ][0]
+        == "completed"
+    )
 
     forced = _analyze(runtime, again, force=True)
     forced_rows = _log(head_db, forced)

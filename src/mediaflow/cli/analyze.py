@@ -29,7 +29,7 @@ ProvidersOption = Annotated[
 ]
 
 
-def analyze(
+def analyze(  # noqa: PLR0917 - Typer maps each parameter to an option
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursed).")],
     name: Annotated[str | None, typer.Option("--name", "-n", help="A name for the job.")] = None,
     providers: ProvidersOption = None,
