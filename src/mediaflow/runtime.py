@@ -24,6 +24,7 @@ from types import TracebackType
 
 from mediaflow.config import Settings
 from mediaflow.db.session import Database, resolve_url
+from mediaflow.media.avlog import route_ffmpeg_logs
 from mediaflow.providers.registry import ProviderRegistry
 from mediaflow.providers.text_embedding import TextEmbedder
 from mediaflow.queue import TaskQueue
@@ -45,6 +46,7 @@ class Runtime:
         queue: TaskQueue | None = None,
     ) -> None:
         """Parts not given are built from ``settings`` on first use."""
+        route_ffmpeg_logs()  # libav's lines go to logging, not between the CLI's own
         self.settings = settings
         self._lock = threading.Lock()
         # cached_property stores into __dict__: given parts take the same slot

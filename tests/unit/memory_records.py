@@ -81,6 +81,17 @@ class MemoryRecords:
     def index_file(self, file: ClaimedFile) -> dict[str, object]:
         return {"results": sum(1 for f, _, _ in self.results if f == file.media_file_id)}
 
+    def reusable(
+        self, file: ClaimedFile, stage: ProcessingStage, provider: str, fingerprint: str
+    ) -> None:
+        return None  # reuse by content needs the database (tests/integration/test_reuse.py)
+
+    def reuse(self, file: ClaimedFile, source: Any, stage: ProcessingStage, provider: str) -> int:
+        return 0
+
+    def reuse_keyframes(self, file: ClaimedFile, source: Any) -> int:
+        return 0
+
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         row = self.files[file.media_file_id]
         row.status, row.error = outcome.status, outcome.error

@@ -211,7 +211,10 @@ def test_a_crashing_provider_costs_only_itself(pipeline: Pipeline, tmp_path: Pat
     assert outcome.provider_failures == [f"{BROKEN}: IndexError: list index out of range"]
     assert {p for _, p, _ in records.results} == {"image_features"}
     (failed,) = records.rows(S.ANALYSIS, L.FAILED)
-    assert failed.details == {"provider": BROKEN, "error_type": "IndexError"}
+    assert failed.details == {
+        "provider": BROKEN, "error_type": "IndexError", "fingerprint": failed.details["fingerprint"]
+    }  # fmt: skip
+    assert len(failed.details["fingerprint"]) == 16
 
 
 def test_audio_providers_skip_a_video_without_sound(pipeline: Pipeline, tmp_path: Path) -> None:
@@ -260,11 +263,14 @@ def test_a_damaged_avi_is_analyzed_with_a_warning(pipeline: Pipeline, tmp_path: 
     assert {p for _, p, _ in records.results} == {"audio_features", "image_features"}
 
 
-def test_an_animated_gif_is_analyzed_as_a_short_video(pipeline: Pipeline, tmp_path: Path) -> None:
-    path = make_animated_image(tmp_path / "anim.gif", frames=24, frame_ms=100)
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_an_animated_image_is_analyzed_as_a_short_video(
+    pipeline: Pipeline, tmp_path: Path, suffix: str
+) -> None:
+    path = make_animated_image(tmp_path / f"anim{suffix}", frames=24, frame_ms=100)
     file_id = _add(pipeline, path)
 
-    outcome = pipeline.process_file(file_id, _only("image_features"))
+    outcome = pipeline.process_file(file_id, _only("image_features", "scenedetect"))
 
     records = pipeline.records
     assert isinstance(records, MemoryRecords)
@@ -275,4 +281,8 @@ def test_an_animated_gif_is_analyzed_as_a_short_video(pipeline: Pipeline, tmp_pa
     (frames,) = records.rows(S.FRAME_EXTRACTION, L.COMPLETED)
     assert frames.details["shots"] == 2 and frames.details["decoded"] == 24
     assert records.keyframes[file_id][1].start_s == 1.2
-    assert records.rows(S.AUDIO_EXTRACTION)[0].message == "anim.gif has no audio track"
+    assert records.rows(S.AUDIO_EXTRACTION)[0].message == f"anim{suffix} has no audio track"
+    assert outcome.provider_failures == []
+    (scenes,) = [o for _, p, o in records.results if p == "scenedetect"]
+    assert scenes.result["cuts"] == [1.2]
+    assert scenes.result["scenes"][-1]["end_s"] == 2.4

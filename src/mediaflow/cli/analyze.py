@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
-from mediaflow.cli.results import print_job_summary
+from mediaflow.cli.results import print_job_summary, print_json
 from mediaflow.db.enums import ProcessingStage
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
@@ -28,7 +29,7 @@ ProvidersOption = Annotated[
 ]
 
 
-def analyze(
+def analyze(  # noqa: PLR0917 - Typer maps each parameter to an option
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursed).")],
     name: Annotated[str | None, typer.Option("--name", "-n", help="A name for the job.")] = None,
     providers: ProvidersOption = None,
@@ -36,15 +37,26 @@ def analyze(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="With workers running: wait for the job.")
     ] = True,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Analyze again even where the same content was analyzed before."
+        ),
+    ] = False,
 ) -> None:
     """Ingest PATHS as one job and analyze every file.
 
     With `mediaflow worker` processes running on this database the files go to the
     queue; without, they are processed here, in this process.
+
+    Exit status: 0 when no file failed, 3 when some failed, 4 when every file failed
+    (1 or 64-78 for an error before any file was processed).
     """
     with cli_runtime() as runtime:
         # unknown or unavailable providers fail before anything is stored
-        request = jobs.check_request(runtime, name=name, providers=providers)
+        request = jobs.check_request(
+            runtime, name=name, providers=providers, options={"force": True} if force else None
+        )
         result = jobs.create_job(runtime, request, paths)
         for skipped, reason in result.skipped:
             console.print(f"[yellow]skipped[/] {skipped}: {reason}", highlight=False)
@@ -55,9 +67,32 @@ def analyze(
             if wait:
                 _wait_for(runtime, result.job_id, queued, quiet)
                 print_job_summary(runtime, result.job_id)
+                _exit_for(runtime, result.job_id, len(result.skipped))
             return
         _run_here(runtime, result.job_id, quiet)
         print_job_summary(runtime, result.job_id)
+        _exit_for(runtime, result.job_id, len(result.skipped))
+
+
+# Exit statuses of `mediaflow analyze` (README "Exit codes"): a script can tell a
+# partly failed batch from a wholly failed one without reading the output.
+EXIT_SOME_FAILED = 3
+EXIT_ALL_FAILED = 4
+
+
+def exit_status(total: int, failed: int) -> int:
+    """0 when nothing failed, 3 when some files failed, 4 when all did."""
+    if failed == 0:
+        return 0
+    return EXIT_ALL_FAILED if failed >= total else EXIT_SOME_FAILED
+
+
+def _exit_for(runtime: Runtime, job_id: uuid.UUID, skipped: int) -> None:
+    counts = jobs.get_job(runtime, job_id).counts
+    # files refused at ingest (unreadable, not media) count as failed
+    code = exit_status(counts.total + skipped, counts.failed + skipped)
+    if code:
+        raise typer.Exit(code)
 
 
 def _run_here(runtime: Runtime, job_id: uuid.UUID, quiet: bool) -> None:
@@ -106,11 +141,17 @@ def worker(
         asyncio.run(run_worker(runtime, concurrency))
 
 
-def providers() -> None:
+def providers(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
     """List every provider with its availability here."""
     table = Table("kind", "name", "accepts", "types", "key", "available")
     with cli_runtime() as runtime:
-        for info in runtime.providers.infos():
+        infos = runtime.providers.infos()
+        if as_json:
+            print_json([dataclasses.asdict(info) for info in infos])
+            return
+        for info in infos:
             table.add_row(
                 info.kind, info.name, ", ".join(sorted(info.accepts)),
                 ", ".join(info.analysis_types) or "-", "yes" if info.needs_key else "no",

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import typer
 
 from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
-from mediaflow.errors import InvalidInput
 from mediaflow.services import media as media_service
+from mediaflow.services.ids import resolve
 
 
 def reanalyze(
-    media_id: Annotated[str, typer.Argument(help="A media file id.")],
+    media_id: Annotated[str, typer.Argument(help="A media file id, or a unique prefix.")],
     providers: Annotated[
         list[str] | None,
         typer.Option(
@@ -23,11 +22,8 @@ def reanalyze(
     ] = None,
 ) -> None:
     """Re-run providers on one media file; old results stay, inactive."""
-    try:
-        media_file_id = uuid.UUID(media_id)
-    except ValueError as exc:
-        raise InvalidInput(f"{media_id!r} is not a media file id (a UUID)") from exc
     with cli_runtime() as runtime:
+        media_file_id = resolve(runtime, media_id, ("media",)).id
         outcome = media_service.reanalyze(runtime, media_file_id, providers, queue=False)
     assert outcome is not None  # queue=False processes here and returns the outcome
     console.print(

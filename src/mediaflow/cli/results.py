@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,25 +12,41 @@ from rich.table import Table
 
 from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
-from mediaflow.errors import InvalidInput, NotFound
+from mediaflow.errors import NotFound
 from mediaflow.runtime import Runtime
 from mediaflow.services import jobs as job_service
 from mediaflow.services import media as media_service
 from mediaflow.services.export import FORMATS
+from mediaflow.services.ids import resolve
+
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON instead of a table.")]
 
 
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{value!r} is not a job or media file id (a UUID)") from exc
+def id_table(*columns: str) -> Table:
+    """A table whose first column holds whole ids: never cut, whatever the terminal width."""
+    table = Table()
+    table.add_column(columns[0], no_wrap=True, min_width=36)
+    for column in columns[1:]:
+        table.add_column(column, overflow="fold")
+    return table
 
 
-def jobs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout (no colour, no wrapping)."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def jobs(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
     """List jobs, newest first, with their file counts."""
-    table = Table("job", "name", "status", "files", "failed", "created")
+    table = id_table("job", "name", "status", "files", "failed", "created")
     with cli_runtime() as runtime:
         page = job_service.list_jobs(runtime, limit=limit)
+    if as_json:
+        print_json([job.model_dump(mode="json") for job in page.items])
+        return
     for job in page.items:
         table.add_row(
             str(job.id), job.name, job.status.value, str(job.counts.total),
@@ -63,6 +80,8 @@ def _print_media(runtime: Runtime, media_id: uuid.UUID) -> None:
     )
     if media.error:
         console.print(f"  error: {media.error}", highlight=False)
+    for warning in _warnings(media.streams):
+        console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
     try:
         transcript = media_service.get_transcription(runtime, media_id)
     except NotFound:
@@ -91,7 +110,7 @@ def _brief(analysis_type: str, data: dict[str, Any]) -> str:
         case "scenes":
             return f"{len(data.get('scenes', []))} scene(s), cuts at {data.get('cuts', [])}"
         case "audio_levels":
-            return f"{data.get('integrated_lufs')} LUFS, {len(data.get('silences', []))} silence(s)"
+            return f"{_lufs(data)}, {len(data.get('silences', []))} silence(s)"
         case "perceptual_hash":
             return f"phash {data.get('phash')}"
         case "colors":
@@ -99,23 +118,55 @@ def _brief(analysis_type: str, data: dict[str, Any]) -> str:
     return ", ".join(sorted(data))[:80]
 
 
-def show(target: Annotated[str, typer.Argument(help="A job id or a media file id.")]) -> None:
+def _lufs(data: dict[str, Any]) -> str:
+    lufs = data.get("integrated_lufs")
+    if lufs is not None:
+        return f"{lufs} LUFS"
+    if data.get("loudness_too_short") or (data.get("duration_s") or 0) < 0.4:
+        return "loudness: too short (under 0.4 s)"
+    return "loudness: silent"
+
+
+def _warnings(streams: list[dict[str, Any]] | None) -> list[str]:
+    """Damage recorded while decoding, one line per stream."""
+    lines = []
+    for stream in streams or []:
+        damage = stream.get("damage")
+        if isinstance(damage, dict) and damage.get("bad_packets"):
+            lines.append(
+                f"{damage['bad_packets']} of {damage.get('packets')} {stream.get('codec')} "
+                f"{stream.get('type')} packets undecodable (at {damage.get('bad_at_s')})"
+            )
+    return lines
+
+
+def show(
+    target: Annotated[str, typer.Argument(help="A job or media file id, or a unique prefix.")],
+    as_json: JsonOption = False,
+) -> None:
     """Show a job (all its files) or one media file."""
-    identifier = _uuid(target)
     with cli_runtime() as runtime:
-        try:
-            print_job_summary(runtime, identifier)
-            return
-        except NotFound:
-            pass
-        try:
-            _print_media(runtime, identifier)
-        except NotFound:
-            raise NotFound(f"no job or media file {identifier}") from None
+        found = resolve(runtime, target)
+        if as_json:
+            print_json(_document(runtime, found.kind, found.id))
+        elif found.kind == "job":
+            print_job_summary(runtime, found.id)
+        else:
+            _print_media(runtime, found.id)
+
+
+def _document(runtime: Runtime, kind: str, identifier: uuid.UUID) -> dict[str, Any]:
+    if kind == "job":
+        job = job_service.get_job(runtime, identifier)
+        return {
+            "job": job.model_dump(mode="json"),
+            "files": [media_service.media_document(runtime, f.id) for f in job.files],
+        }
+    return media_service.media_document(runtime, identifier)
 
 
 def export_cmd(
-    media: Annotated[str, typer.Argument(help="A media file id.")],
+    media: Annotated[str, typer.Argument(help="A media file id, or a unique prefix.")],
     fmt: Annotated[
         str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")
     ] = "json",
@@ -123,7 +174,7 @@ def export_cmd(
 ) -> None:
     """Export one media file's transcript or results."""
     with cli_runtime() as runtime:
-        text = media_service.export(runtime, _uuid(media), fmt)
+        text = media_service.export(runtime, resolve(runtime, media, ("media",)).id, fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -131,4 +182,4 @@ def export_cmd(
         console.print(f"wrote {output}", highlight=False)
 
 
-__all__ = ["export_cmd", "jobs", "print_job_summary", "show"]
+__all__ = ["export_cmd", "id_table", "jobs", "print_job_summary", "print_json", "show"]

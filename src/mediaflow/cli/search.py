@@ -170,7 +170,8 @@ def search(  # noqa: PLR0917 - Typer maps each parameter to an option
     if not results.hits:
         console.print("no matches", highlight=False)
         return
-    table = Table("file", "time", "kind", "provider", "score", "match", "media file")
+    table = Table("file", "time", "kind", "provider", "score", "match")
+    table.add_column("media file", no_wrap=True, min_width=36)  # ids stay whole
     for hit in results:
         table.add_row(
             hit.original_name, _clock(hit.start_s), hit.kind, hit.provider,

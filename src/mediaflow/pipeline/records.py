@@ -15,11 +15,11 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -31,11 +31,19 @@ from mediaflow.db.enums import (
     ProcessingStage,
     TranscriptionProvider,
 )
-from mediaflow.db.models import AnalysisResult, MediaFile, MediaKeyframe, Transcription
+from mediaflow.db.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaKeyframe,
+    Transcription,
+)
 from mediaflow.db.session import Database
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
+from mediaflow.pipeline import reuse
 from mediaflow.pipeline.log import LogEvent, add_event, add_events
+from mediaflow.pipeline.reuse import ReuseSource
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
 from mediaflow.providers.text_embedding import TextEmbedder
 from mediaflow.search import index as search_index
@@ -48,6 +56,7 @@ __all__ = [
     "FileOutcome",
     "KeyframeRow",
     "Records",
+    "mark_low_confidence",
     "save_analysis",
     "save_transcription",
 ]
@@ -61,6 +70,9 @@ class ClaimedFile:
     job_id: uuid.UUID
     storage_key: str | None
     original_name: str
+    # results of an earlier file with the same content may be copied (pipeline.reuse):
+    # only on a file's first run, and not when the job asked for ``force``
+    may_reuse: bool = False
 
 
 @dataclass
@@ -123,6 +135,22 @@ class Records(Protocol):
 
     def index_file(self, file: ClaimedFile) -> dict[str, object]:
         """Finish the file's search index (embeddings); return what the log row says."""
+        ...
+
+    def reusable(
+        self, file: ClaimedFile, stage: ProcessingStage, provider: str, fingerprint: str
+    ) -> ReuseSource | None:
+        """An earlier file with this content where ``provider`` ran with ``fingerprint``."""
+        ...
+
+    def reuse(
+        self, file: ClaimedFile, source: ReuseSource, stage: ProcessingStage, provider: str
+    ) -> int:
+        """Copy ``source``'s active rows of ``provider`` onto ``file``; return how many."""
+        ...
+
+    def reuse_keyframes(self, file: ClaimedFile, source: ReuseSource) -> int:
+        """Copy ``source``'s shot keyframes onto ``file``; return how many."""
         ...
 
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
@@ -203,7 +231,7 @@ def save_transcription(
     """Deactivate the active transcript for (file, provider) and insert ``output``.
 
     The search index follows in the same transaction; segments below
-    ``min_confidence`` are stored but not searchable.
+    ``min_confidence`` are stored marked ``low_confidence`` and are not searchable.
     """
     superseded = _supersede(
         session,
@@ -218,7 +246,9 @@ def save_transcription(
         model=output.model,
         language=output.language,
         text=output.text,
-        segments=[dataclasses.asdict(segment) for segment in output.segments],
+        segments=mark_low_confidence(
+            [dataclasses.asdict(segment) for segment in output.segments], min_confidence
+        ),
         confidence=output.confidence,
         latency_ms=latency_ms,
     )
@@ -256,6 +286,23 @@ def _storable(event: LogEvent) -> LogEvent:
     )
 
 
+def mark_low_confidence(
+    segments: list[dict[str, Any]], floor: float | None
+) -> list[dict[str, Any]]:
+    """Mark each segment under ``floor`` ``low_confidence`` (kept, shown, never searched).
+
+    A 0.2 s bell heard as "Press." at confidence 0.17 stays in the transcript for
+    people to judge, but is not indexed as speech.
+    """
+    if floor is None:
+        return segments
+    for segment in segments:
+        confidence = segment.get("confidence")
+        if isinstance(confidence, int | float) and confidence < floor:
+            segment["low_confidence"] = True
+    return segments
+
+
 class DatabaseRecords:
     """``Records`` in PostgreSQL: one short transaction per call.
 
@@ -271,13 +318,17 @@ class DatabaseRecords:
         *,
         embedder: TextEmbedder | None = None,
         min_confidence: float | None = None,
+        provider_min_confidence: Mapping[str, float] | None = None,
     ) -> None:
+        """``min_confidence`` is the floor of every provider; ``provider_min_confidence``
+        sets one provider's own (``{"faster_whisper": 0.3}``)."""
         self.db = db
         self.embedder = embedder
         self.min_confidence = min_confidence
         self._pending: list[LogEvent] = []
         self._requeued = 0  # how many of _pending came back from a failed write
         self._lock = threading.Lock()
+        self.provider_min_confidence = dict(provider_min_confidence or {})
 
     @contextmanager
     def _session(self, *events: LogEvent) -> Iterator[Session]:
@@ -301,6 +352,10 @@ class DatabaseRecords:
                 self._requeued += len(keep)
             raise
 
+    def floor(self, provider: str) -> float | None:
+        """The confidence under which ``provider``'s segments are marked and not indexed."""
+        return self.provider_min_confidence.get(provider, self.min_confidence)
+
     def claim(self, media_file_id: uuid.UUID) -> ClaimedFile | None:
         """Claimed only if not cancelled meanwhile: a cancel racing a worker's pick wins."""
         with self.db.session() as session:
@@ -314,8 +369,11 @@ class DatabaseRecords:
                 if session.get(MediaFile, media_file_id) is None:
                     raise NotFound(f"media file {media_file_id} does not exist")
                 return None
-        job_id, storage_key, original_name = row
-        return ClaimedFile(media_file_id, job_id, storage_key, original_name)
+            job_id, storage_key, original_name = row
+            options = session.scalar(sa.select(AnalysisJob.options).where(AnalysisJob.id == job_id))
+            force = isinstance(options, dict) and options.get("force") is True
+            may_reuse = not force and reuse.first_run(session, media_file_id)
+        return ClaimedFile(media_file_id, job_id, storage_key, original_name, may_reuse)
 
     def log(self, event: LogEvent) -> None:
         """A processing_log row: now when it opens a step, with the next write otherwise.
@@ -362,7 +420,7 @@ class DatabaseRecords:
             save_transcription(
                 session, job_id=file.job_id, media_file_id=file.media_file_id,
                 provider=TranscriptionProvider(provider), output=output, latency_ms=latency_ms,
-                min_confidence=self.min_confidence,
+                min_confidence=self.floor(provider),
             )  # fmt: skip
 
     def save_analysis(
@@ -414,6 +472,30 @@ class DatabaseRecords:
             model=self.embedder.model_version,
         )
         return details
+
+    def reusable(
+        self, file: ClaimedFile, stage: ProcessingStage, provider: str, fingerprint: str
+    ) -> ReuseSource | None:
+        """The latest completed file with this sha256 where ``provider`` ran the same."""
+        with self.db.session() as session:
+            return reuse.find_source(session, file.media_file_id, stage, provider, fingerprint)
+
+    def reuse(
+        self, file: ClaimedFile, source: ReuseSource, stage: ProcessingStage, provider: str
+    ) -> int:
+        """Copies of ``source``'s active rows of ``provider``, indexed, in one transaction."""
+        floor = self.floor(provider)
+        with self._session() as session:
+            return reuse.copy_provider(
+                session, job_id=file.job_id, media_file_id=file.media_file_id, source=source,
+                stage=stage, name=provider,
+                mark=lambda segments: mark_low_confidence(segments, floor),
+            )  # fmt: skip
+
+    def reuse_keyframes(self, file: ClaimedFile, source: ReuseSource) -> int:
+        """Copies of ``source``'s keyframe rows."""
+        with self._session() as session:
+            return reuse.copy_keyframes(session, file.media_file_id, source)
 
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         """The file's status, error and finish time with its ``finalize`` row, together."""

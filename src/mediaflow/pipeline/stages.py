@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -54,6 +54,7 @@ from mediaflow.pipeline.records import (
     KeyframeRow,
     Records,
 )
+from mediaflow.pipeline.reuse import ReuseSource, fingerprint
 from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
 from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
 from mediaflow.runtime import Runtime
@@ -103,6 +104,9 @@ def with_retries(
     return retrying(call)
 
 
+_Planned = tuple[ProcessingStage, Provider]
+
+
 @dataclass
 class _Run:
     """One file's trip through the stages: what it is, what to run, how far it got."""
@@ -112,6 +116,8 @@ class _Run:
     outcome: FileOutcome
     timer: Timer
     notify: StageCallback
+    # providers whose results come from an earlier file with the same content
+    reuse: dict[tuple[ProcessingStage, str], ReuseSource] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -148,6 +154,7 @@ class Pipeline:
                 runtime.db,
                 embedder=runtime.embedder,
                 min_confidence=runtime.settings.search_min_confidence,
+                provider_min_confidence=runtime.settings.provider_min_confidence,
             ),
             store=runtime.store,
             providers=runtime.providers,
@@ -200,6 +207,11 @@ class Pipeline:
         with timer(ProcessingStage.METADATA) as step:
             self.records.save_metadata(file.media_file_id, info)
             step.details.update(codecs=info.codecs, duration_s=info.duration_s)
+
+        if self._plan_reuse(run, info.media_type):
+            self._reuse_all(run, info)
+            self._index(run)
+            return
 
         with tempfile.TemporaryDirectory(prefix="mediaflow-") as work:
             audio_path: Path | None = None
@@ -325,6 +337,8 @@ class Pipeline:
         """The selected video providers that look at every frame (scene detection)."""
         observers: dict[str, FrameObserver] = {}
         for name in run.selection.of("analysis"):
+            if (ProcessingStage.ANALYSIS, name) in run.reuse:
+                continue  # its results are copied: it looks at nothing
             try:
                 provider = self.providers.get("analysis", name)
                 make = getattr(provider, "frame_observer", None)
@@ -333,6 +347,46 @@ class Pipeline:
             except Exception:
                 continue  # the provider then reads the file itself, or fails on its own
         return observers
+
+    # -- reuse by content -------------------------------------------------------------
+
+    def _applicable(self, run: _Run, media_type: MediaType) -> list[_Planned]:
+        """The selected providers that take this media type, with their stage."""
+        chosen: list[_Planned] = []
+        for stage, kind in (
+            (ProcessingStage.TRANSCRIPTION, "transcription"),
+            (ProcessingStage.ANALYSIS, "analysis"),
+        ):
+            for name in run.selection.of(kind):  # type: ignore[arg-type]
+                provider = self.providers.get(kind, name)  # type: ignore[arg-type]
+                if media_type in provider.accepts:
+                    chosen.append((stage, provider))
+        return chosen
+
+    def _plan_reuse(self, run: _Run, media_type: MediaType) -> bool:
+        """Find the providers whose results can be copied; True when all of them can."""
+        if not (self.settings.reuse_results and run.file.may_reuse):
+            return False
+        applicable = self._applicable(run, media_type)
+        for stage, provider in applicable:
+            source = self.records.reusable(
+                run.file, stage, provider.name, fingerprint(provider, self.settings)
+            )
+            if source is not None:
+                run.reuse[(stage, provider.name)] = source
+        return bool(applicable) and len(run.reuse) == len(applicable)
+
+    def _reuse_all(self, run: _Run, info: ProbeResult) -> None:
+        """Every provider's results copied: nothing to decode, nothing to run."""
+        source = next(iter(run.reuse.values()))
+        why = f"reused from {source.original_name} ({source.media_file_id})"
+        for stage in (ProcessingStage.AUDIO_EXTRACTION, ProcessingStage.FRAME_EXTRACTION):
+            self._skip(run, stage, why, reused_from=str(source.media_file_id))
+        if info.media_type is MediaType.VIDEO:
+            self.records.reuse_keyframes(run.file, source)
+        media = MediaInput(path=Path(), media_type=info.media_type, name=run.file.original_name)
+        for stage, provider in self._applicable(run, info.media_type):
+            self._call(run, stage, provider, media)
 
     def _save_keyframes(self, file: ClaimedFile, shots: list[Shot]) -> int:
         """A thumbnail of each shot's keyframe in the content store, and the shot's row."""
@@ -385,13 +439,13 @@ class Pipeline:
         if not wanted:
             self._skip(run, stage, "no provider accepts this media")
             return
-        runnable = [p for p in wanted if _lacks(p, media) is None]
+        runnable = [p for p in wanted if (stage, p.name) in run.reuse or _lacks(p, media) is None]
         if not runnable:
             # one reason for the whole stage: every provider lacks the same input
             self._skip(run, stage, _lacks(wanted[0], media) or "nothing to analyze")
             return
         for provider in wanted:
-            missing = _lacks(provider, media)
+            missing = None if (stage, provider.name) in run.reuse else _lacks(provider, media)
             if missing is not None:
                 self._skip(run, stage, missing, provider=provider.name)
                 continue
@@ -409,6 +463,18 @@ class Pipeline:
         try:
             with run.timer(stage) as step:
                 step.details["provider"] = name
+                # what a later upload of the same content compares to reuse this run
+                step.details["fingerprint"] = fingerprint(provider, self.settings)
+                source = run.reuse.get((stage, name))
+                if source is not None:
+                    copied = self.records.reuse(file, source, stage, name)
+                    step.details["reused_from"] = str(source.media_file_id)
+                    step.message = f"reused from {source.original_name} ({source.media_file_id})"
+                    if stage is ProcessingStage.TRANSCRIPTION:
+                        outcome.transcriptions += copied
+                    else:
+                        outcome.results += copied
+                    return
                 started = time.perf_counter()
                 if isinstance(provider, Transcriber):
                     transcript = self._retrying(step, name, partial(provider.transcribe, media))

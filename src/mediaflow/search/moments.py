@@ -73,8 +73,9 @@ def moments_of_transcript(
 ) -> list[MomentText]:
     """One ``speech`` moment per segment with text.
 
-    Segments below ``min_confidence`` (a per-provider floor against hallucinated
-    words in noise) are kept in the transcript but not indexed.
+    Segments below ``min_confidence``, or marked ``low_confidence`` when stored (a
+    per-provider floor against hallucinated words in noise), are kept in the
+    transcript but not indexed.
     """
     moments: list[MomentText] = []
     for position, segment in enumerate(segments):
@@ -84,6 +85,8 @@ def moments_of_transcript(
         if not text:
             continue
         confidence = segment.get("confidence")
+        if segment.get("low_confidence") is True:
+            continue
         if (
             min_confidence is not None
             and isinstance(confidence, int | float)

@@ -9,7 +9,8 @@ without a second decode. Given no observed frames (a direct call), the provider
 reads the stored file itself with the PyAV backend directly (``VideoStreamAv``)
 rather than ``scenedetect.open_video``, which would silently fall back to OpenCV's
 decoder when PyAV fails; a file PyAV cannot read is an error. Either way FFmpeg's
-own logging stays off (``VideoStreamAv`` would restore it to stderr otherwise).
+messages stay where ``media.avlog`` routes them (``VideoStreamAv`` would otherwise
+hand them back to stderr).
 
 Result (``analysis_type="scenes"``)::
 
@@ -31,7 +32,8 @@ import av
 from mediaflow.config import Settings
 from mediaflow.db.enums import AnalysisProvider, MediaType
 from mediaflow.errors import ProviderError
-from mediaflow.providers.analysis import rounded
+from mediaflow.media.images import AnimationInfo, animation_info
+from mediaflow.providers.analysis import package_version, rounded
 from mediaflow.providers.base import AnalysisOutput, Analyzer, MediaInput
 
 MODEL_NAME = "ContentDetector"
@@ -151,6 +153,9 @@ class SceneDetectProvider(Analyzer):
 
     def _analyze(self, media: MediaInput, model: Any) -> list[AnalysisOutput]:
         """Detect the scenes of ``media.path``."""
+        animation = animation_info(media.path)
+        if animation is not None:
+            return [self._animation_scenes(media, animation)]
         import scenedetect
 
         observed = media.observed.get(self.name)
@@ -201,3 +206,32 @@ class SceneDetectProvider(Analyzer):
                 f"scene detection failed on {media.label}: {type(exc).__name__}: {exc}"
             ) from exc
         return scene_list, frame_rate
+
+    def _animation_scenes(self, media: MediaInput, animation: AnimationInfo) -> AnalysisOutput:
+        """An animated GIF/WebP/PNG (FFmpeg cannot read every one): the shots the frame
+        sampler found while reading it with Pillow, with the same cut test."""
+        shots: dict[int, list[float]] = {}
+        for frame in media.frames:
+            if frame.shot is None or frame.start_s is None or frame.end_s is None:
+                continue
+            span = shots.setdefault(frame.shot, [frame.start_s, frame.end_s])
+            span[0], span[1] = min(span[0], frame.start_s), max(span[1], frame.end_s)
+        if not shots:
+            shots = {0: [0.0, animation.duration_s]}
+        scenes = [
+            {"start_s": rounded(start, 3), "end_s": rounded(end, 3)}
+            for start, end in (shots[k] for k in sorted(shots))
+        ]
+        return AnalysisOutput(
+            analysis_type="scenes",
+            result={
+                "scenes": scenes,
+                "cuts": [scene["start_s"] for scene in scenes[1:]],
+                "frame_rate": animation.fps,
+                "threshold": None,
+                "source": "animated image: frame sampler shots",
+            },
+            model="mediaflow frame sampler",
+            model_version=package_version("mediaflow"),
+            confidence=None,
+        )

@@ -50,14 +50,24 @@ function buildPlayer(meta) {
   const src = `/media/${mediaId}/content`;
   const label = meta.original_name || "media";
   const wrap = el("div", { class: "stage-inner" });
-  if (meta.media_type === "video") {
+  const isImage = (meta.mime_type || "").startsWith("image/"); // animated GIF/WebP/PNG too
+  if (meta.status === "failed" && !meta.media_type) {
+    // nothing was read from the file: say why instead of an empty player
+    stage.replaceChildren(
+      el("p", { class: "failure", "data-testid": "stage-failure" }, `Not analyzed: ${meta.error || "the file could not be read"}`),
+    );
+    return;
+  }
+  if (isImage && meta.media_type) {
+    player = el("img", { id: "player", src, alt: label, "data-testid": "player" });
+  } else if (meta.media_type === "video") {
     player = el("video", { id: "player", src, controls: true, preload: "metadata", playsinline: true, "data-testid": "player", "aria-label": label });
   } else if (meta.media_type === "audio") {
     player = el("audio", { id: "player", src, controls: true, preload: "metadata", "data-testid": "player", "aria-label": label });
   } else if (meta.media_type === "image") {
     player = el("img", { id: "player", src, alt: label, "data-testid": "player" });
   } else {
-    stage.replaceChildren(el("p", { class: "muted" }, `No preview for media of type ${meta.media_type}.`));
+    stage.replaceChildren(el("p", { class: "muted" }, "No preview for this file."));
     return;
   }
   wrap.append(player);
@@ -193,6 +203,7 @@ async function loadTranscript(meta) {
     empty.hidden = false;
     return;
   }
+  showExports(items.length ? ["vtt", "srt", "txt"] : ["txt"]);
   const facts = [transcript.language, transcript.provider, transcript.model].filter(Boolean);
   document.getElementById("transcript-meta").textContent = facts.join(" · ");
   const playable = meta.media_type === "video" || meta.media_type === "audio";
@@ -521,17 +532,34 @@ function showMeta(meta) {
   if (meta.duration_s) facts.push(clock(meta.duration_s, 1));
   if (meta.size_bytes) facts.push(bytes(meta.size_bytes));
   document.getElementById("media-meta").textContent = facts.filter(Boolean).join(" · ");
+  // the failure reason (or a provider's), and damage met while decoding, in words
+  const problems = document.getElementById("media-problems");
+  const lines = [];
+  if (meta.error) lines.push(el("p", { class: "failure", "data-testid": "media-error" }, meta.status === "failed" ? `Failed: ${meta.error}` : meta.error));
+  for (const stream of meta.streams || []) {
+    const d = stream.damage;
+    if (d && d.bad_packets) {
+      lines.push(el("p", { class: "muted", "data-testid": "media-warning" }, `Warning: ${d.bad_packets} of ${d.packets} ${stream.codec} ${stream.type} packets could not be decoded; the rest was analyzed.`));
+    }
+  }
+  problems.replaceChildren(...lines);
+  problems.hidden = lines.length === 0;
   const jobLink = document.getElementById("media-job-link");
   if (meta.job_id) jobLink.href = `${PREFIX}/jobs/${meta.job_id}`;
+  showExports([]);
+  document.getElementById("show-faces").addEventListener("change", draw);
+  document.getElementById("show-ocr").addEventListener("change", draw);
+}
+
+// Only exports that exist: JSON always; VTT and SRT with timed segments, TXT with text.
+function showExports(formats) {
   const exports = document.getElementById("exports");
   exports.replaceChildren(
     el("span", { class: "muted small" }, "Export: "),
-    ...["vtt", "srt", "json", "txt"].map((f) =>
+    ...[...formats, "json"].map((f) =>
       el("a", { href: `/media/${mediaId}/export?format=${f}`, download: true, class: "chip", "data-testid": `export-${f}` }, f.toUpperCase()),
     ),
   );
-  document.getElementById("show-faces").addEventListener("change", draw);
-  document.getElementById("show-ocr").addEventListener("change", draw);
 }
 
 async function watchUntilDone(meta) {
