@@ -60,7 +60,7 @@ def s3_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[S3Server]:
     server = moto_server.ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     try:
-        bound_host, bound_port = server.get_host_and_port()
+        _, bound_port = server.get_host_and_port()
         yield S3Server(f"http://{host}:{bound_port}", host, bound_port)
     finally:
         server.stop()
@@ -114,7 +114,9 @@ class FlakyProxy:
                 return
             self.accepted += 1
             if self.accepted <= self.drop:
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
                 conn.close()  # a reset: what a restarting endpoint looks like
                 continue
             upstream = socket.create_connection(self.target)
