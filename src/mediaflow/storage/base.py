@@ -162,7 +162,7 @@ class ObjectStore(ABC):
         return None
 
     @abstractmethod
-    def keys(self) -> Iterator[str]:
+    def iter_keys(self) -> Iterator[str]:
         """Every key in the store (order unspecified)."""
 
     def missing(self, key: str) -> NotFound:

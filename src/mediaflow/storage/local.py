@@ -102,7 +102,7 @@ class ContentStore(ObjectStore):
             raise self.missing(key)
         return path
 
-    def keys(self) -> Iterator[str]:
+    def iter_keys(self) -> Iterator[str]:
         """Every object under the root (temporary files are skipped)."""
         if not self.root.is_dir():
             return

@@ -392,7 +392,7 @@ class S3Store(ObjectStore):
             )
         )  # fmt: skip
 
-    def keys(self) -> Iterator[str]:
+    def iter_keys(self) -> Iterator[str]:
         """Every key under the prefix (list requests, 1,000 names each)."""
         paginator = self.client.get_paginator("list_objects_v2")
         prefix = f"{self.prefix}/" if self.prefix else ""
