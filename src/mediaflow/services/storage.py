@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from mediaflow.errors import IntegrityError, NotFound
 from mediaflow.runtime import Runtime
-from mediaflow.storage import ObjectStore, open_store
+from mediaflow.storage import ObjectStore, open_store_at
 
 __all__ = ["MigrationReport", "check_store", "migrate"]
 
@@ -72,8 +72,8 @@ def migrate(
     A store that cannot be reached stops the run (``StorageError``); run it again to
     resume. An object whose bytes do not match its key is reported and left behind.
     """
-    source = runtime.store if from_url is None else open_store(runtime.settings, from_url)
-    destination = open_store(runtime.settings, to_url)
+    source = runtime.store if from_url is None else open_store_at(runtime.settings, from_url)
+    destination = open_store_at(runtime.settings, to_url)
     source.check()
     destination.check()
     report = MigrationReport(source.describe(), destination.describe())

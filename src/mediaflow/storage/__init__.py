@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mediaflow.storage.base import CHUNK_SIZE, ObjectStore, StoredObject, check_key, hash_file
 from mediaflow.storage.local import ContentStore
-from mediaflow.storage.url import open_store, parse_storage_url
+from mediaflow.storage.url import open_store, open_store_at, parse_storage_url
 
 __all__ = [
     "CHUNK_SIZE",
@@ -20,5 +20,6 @@ __all__ = [
     "check_key",
     "hash_file",
     "open_store",
+    "open_store_at",
     "parse_storage_url",
 ]

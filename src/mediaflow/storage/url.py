@@ -12,7 +12,7 @@ from mediaflow.storage.base import ObjectStore
 from mediaflow.storage.cache import ObjectCache
 from mediaflow.storage.local import ContentStore
 
-__all__ = ["StorageLocation", "open_store", "parse_storage_url"]
+__all__ = ["StorageLocation", "open_store", "open_store_at", "parse_storage_url"]
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,15 @@ def parse_storage_url(url: str) -> StorageLocation:
     )
 
 
-def open_store(settings: Settings, url: str | None = None) -> ObjectStore:
-    """The store of ``url`` (default: ``settings.storage_url``, unset: the data dir's)."""
-    url = url if url is not None else settings.storage_url
-    if not url:
+def open_store(settings: Settings) -> ObjectStore:
+    """The configured store: ``settings.storage_url``, or the data dir's when unset."""
+    if not settings.storage_url:
         return ContentStore(settings.ensure_data_dir() / "originals")
+    return open_store_at(settings, settings.storage_url)
+
+
+def open_store_at(settings: Settings, url: str) -> ObjectStore:
+    """The store at ``url`` (``file://`` or ``s3://``), with the other storage settings."""
     location = parse_storage_url(url)
     if location.scheme == "file":
         assert location.path is not None
