@@ -43,19 +43,20 @@ def check_store(runtime: Runtime) -> str:
     return store.describe()
 
 
-def _same(source: ObjectStore, destination: ObjectStore, key: str, verify: bool) -> bool:
+def _state(source: ObjectStore, destination: ObjectStore, key: str, verify: bool) -> str:
+    """``same``, ``missing`` or ``damaged`` (there, but another size or hash)."""
     try:
         size = destination.size(key)
     except NotFound:
-        return False
+        return "missing"
     if size != source.size(key):
-        return False
+        return "damaged"
     if verify:
         digest = hashlib.sha256()
         for chunk in destination.read_range(key):
             digest.update(chunk)
-        return digest.hexdigest() == key
-    return True
+        return "same" if digest.hexdigest() == key else "damaged"
+    return "same"
 
 
 def migrate(
@@ -79,14 +80,15 @@ def migrate(
     report = MigrationReport(source.describe(), destination.describe())
     notify = on_object or (lambda key, outcome: None)
     for key in source.iter_keys():
-        if _same(source, destination, key, verify_existing):
+        state = _state(source, destination, key, verify_existing)
+        if state == "same":
             report.skipped += 1
             notify(key, "skipped")
             continue
         try:
             path = source.local_path(key)
             try:
-                stored = destination.store_as(key, path)
+                stored = destination.store_as(key, path, replace=state == "damaged")
             finally:
                 source.release(key)
         except IntegrityError as exc:

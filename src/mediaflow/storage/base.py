@@ -118,18 +118,19 @@ class ObjectStore(ABC):
         """Open object ``key`` for reading (binary); ``NotFound`` when it is missing."""
 
     @abstractmethod
-    def store(self, src_path: Path) -> StoredObject:
+    def store(self, src_path: Path, *, replace: bool = False) -> StoredObject:
         """Copy the file ``src_path`` into the store once per content; return where it is.
 
         The key is the sha256 of the bytes actually written: what is stored under a key
-        always hashes to it.
+        always hashes to it. An object of the same size already there is kept
+        (deduplicated) unless ``replace`` (it was found damaged).
         """
 
     @abstractmethod
     def store_bytes(self, data: bytes) -> StoredObject:
         """Keep ``data`` (a thumbnail, a small derived file) once per content."""
 
-    def store_as(self, key: str, src_path: Path) -> StoredObject:
+    def store_as(self, key: str, src_path: Path, *, replace: bool = False) -> StoredObject:
         """Store ``src_path`` and refuse it (``IntegrityError``) unless it hashes to ``key``.
 
         Used when copying between stores: the bytes must be what the key promises.
@@ -140,7 +141,7 @@ class ObjectStore(ABC):
             raise IntegrityError(
                 f"{src_path} hashes to {digest}, not to the key {key} it should be stored under"
             )
-        stored = self.store(src_path)
+        stored = self.store(src_path, replace=replace)
         if stored.key != key:  # the file changed while it was being copied
             raise IntegrityError(f"{src_path} changed while it was stored under {key}")
         return stored

@@ -114,19 +114,19 @@ class ContentStore(ObjectStore):
                 except InvalidInput:
                     continue
 
-    def store(self, src_path: Path) -> StoredObject:
+    def store(self, src_path: Path, *, replace: bool = False) -> StoredObject:
         """Copy ``src_path`` into the store (once per content) and return where it is.
 
         ``StorageDenied`` when the store's folder may not be written.
         """
         try:
-            return self._store(src_path)
+            return self._store(src_path, replace)
         except PermissionError as exc:
             if exc.filename and Path(exc.filename) == Path(src_path):
                 raise  # the caller's file, not the store
             raise StorageDenied(f"{self.describe()}: cannot write ({exc.strerror})") from None
 
-    def _store(self, src_path: Path) -> StoredObject:
+    def _store(self, src_path: Path, replace: bool) -> StoredObject:
         """Copy ``src_path`` into the store (once per content) and return where it is.
 
         The file is read once: hashed and written to a temporary file in the same
@@ -157,7 +157,7 @@ class ContentStore(ObjectStore):
                 os.fsync(out.fileno())
             key = digest.hexdigest()
             final = self.path_for(key)
-            if final.is_file() and final.stat().st_size == size:
+            if not replace and final.is_file() and final.stat().st_size == size:
                 temp.unlink()
                 return StoredObject(key, key, size, final, deduplicated=True)
             # A present object of the wrong size cannot come from this code (writes are

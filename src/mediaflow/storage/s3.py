@@ -272,7 +272,7 @@ class S3Store(ObjectStore):
         """The object's body as a readable stream."""
         return cast(BinaryIO, self._get(key)["Body"])
 
-    def store(self, src_path: Path) -> StoredObject:
+    def store(self, src_path: Path, *, replace: bool = False) -> StoredObject:
         """Upload ``src_path`` once per content (hashed first: a present key is not resent)."""
         src = Path(src_path)
         if not src.exists():
@@ -280,7 +280,7 @@ class S3Store(ObjectStore):
         if not src.is_file():
             raise InvalidInput(f"{src} is not a regular file")
         key, size = hash_file(src)
-        head = self._head(key)
+        head = None if replace else self._head(key)
         if head is not None and int(head["ContentLength"]) == size:
             return StoredObject(key, key, size, None, deduplicated=True)
         if size <= self.options.multipart_threshold:
