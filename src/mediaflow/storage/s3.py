@@ -139,6 +139,7 @@ class S3Store(ObjectStore):
             connect_timeout=self.options.connect_timeout_s,
             read_timeout=self.options.read_timeout_s,
             s3={"addressing_style": self.options.addressing_style},
+            signature_version="s3v4",  # presigned URLs too (SigV2 is gone from most regions)
             # checksums only where we ask for them (SHA-256 below), not CRC32 on every call
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
