@@ -33,16 +33,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support import ROOT, bench_database, bench_runtime  # noqa: E402
-from mediaflow.pipeline.ingest import ingest  # noqa: E402
-from mediaflow.pipeline.runner import run_job  # noqa: E402
-from mediaflow.runtime import Runtime  # noqa: E402
-from mediaflow.storage import ContentStore, ObjectStore  # noqa: E402
-from mediaflow.storage.cache import ObjectCache  # noqa: E402
-from mediaflow.storage.s3 import S3Options, S3Store  # noqa: E402
-from tests import media_factory as mf  # noqa: E402
-from tests.fakes.s3_server import S3Server, aws_env  # noqa: E402
-from tests.migration.helpers import query  # noqa: E402
+from bench.support import ROOT, bench_database, bench_runtime
+
+from mediaflow.pipeline.ingest import ingest
+from mediaflow.pipeline.runner import run_job
+from mediaflow.runtime import Runtime
+from mediaflow.storage import ContentStore, ObjectStore
+from mediaflow.storage.cache import ObjectCache
+from mediaflow.storage.s3 import S3Options, S3Store
+from tests import media_factory as mf
+from tests.fakes.s3_server import S3Server, aws_env
+from tests.migration.helpers import query
 
 MiB = 1024 * 1024
 
@@ -70,39 +71,43 @@ def _new_s3(endpoint_bucket: Callable[[], str], cache: Path) -> S3Store:
     return S3Store(endpoint_bucket(), "bench", ObjectCache(cache, 64 * 1024 * MiB), S3Options())
 
 
+def _rates(
+    make: Callable[[int], ObjectStore], paths: list[Path], work: Path, runs: int
+) -> tuple[float, float]:
+    """Median seconds to store every path into a fresh store, and to fetch them cold."""
+    made: list[ObjectStore] = []
+
+    def store_all() -> None:
+        store = make(len(made))  # a fresh store each run: nothing deduplicated
+        made.append(store)
+        for path in paths:
+            store.store(path)
+
+    store_s = _median(store_all, runs)
+    last = made[-1]
+    keys = list(last.iter_keys())
+
+    def fetch_all() -> None:
+        if isinstance(last, S3Store):  # a cold cache each run
+            last.cache = ObjectCache(work / f"cold{time.monotonic_ns()}", 64 * 1024 * MiB)
+        for key in keys:
+            last.local_path(key)
+
+    return store_s, _median(fetch_all, runs)
+
+
 def storage_rows(work: Path, new_bucket: Callable[[], str], quick: bool, runs: int) -> list[str]:
     """Store and fetch MiB/s, local and S3 side by side."""
     count, size = (3, 8 * MiB) if quick else (4, 32 * MiB)
     paths = _files(work / "src", count, size)
-    total = count * size / MiB
     rows = []
     stores: dict[str, Callable[[int], ObjectStore]] = {
         "local": lambda n: ContentStore(work / f"local{n}"),
         "s3": lambda n: _new_s3(new_bucket, work / f"cache{n}"),
     }
-    rates: dict[str, tuple[float, float]] = {}
-    for name, make in stores.items():
-        counter = iter(range(1000))
-        made: list[ObjectStore] = []
-
-        def store_all() -> None:
-            store = make(next(counter))  # a fresh store each run: nothing deduplicated
-            made.append(store)
-            for path in paths:
-                store.store(path)
-
-        store_s = _median(store_all, runs)
-        keys = list(made[-1].iter_keys())
-
-        def fetch_all() -> None:
-            store = made[-1]
-            if isinstance(store, S3Store):  # a cold cache each run
-                store.cache = ObjectCache(work / f"cold{time.monotonic_ns()}", 64 * 1024 * MiB)
-            for key in keys:
-                store.local_path(key)
-
-        fetch_s = _median(fetch_all, runs)
-        rates[name] = (total / store_s, total / fetch_s)
+    rates = {name: _rates(make, paths, work, runs) for name, make in stores.items()}
+    total_mib = count * size / MiB
+    rates = {name: (total_mib / a, total_mib / b) for name, (a, b) in rates.items()}
     local, s3 = rates["local"][0], rates["s3"][0]
     rows.append(f"| store (upload) | {local:.0f} MiB/s | {s3:.0f} MiB/s | {local / s3:.2f}x |")
     # a local store hands out the object itself: no copy to compare with
