@@ -27,7 +27,7 @@ from procrastinate.worker import Worker
 
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
-from mediaflow.errors import NotFound
+from mediaflow.errors import IntegrityError, NotFound
 from mediaflow.pipeline.fleet import Drain, hold_presence
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
@@ -69,7 +69,8 @@ def process_file(runtime: Runtime, media_file_id: uuid.UUID, providers: list[str
     if key is not None:
         # fetch a remote original before the file is claimed: an unreachable store is
         # the task's failure (procrastinate retries it), never the file's
-        with contextlib.suppress(NotFound):  # a missing original fails the file, below
+        # a missing or damaged original fails the file, below, with its reason
+        with contextlib.suppress(NotFound, IntegrityError):
             runtime.store.local_path(key)
     try:
         outcome = Pipeline.of(runtime).process_file(media_file_id, selection)
