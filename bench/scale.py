@@ -122,7 +122,7 @@ def _media(work: Path, quick: bool) -> dict[str, tuple[list[Path], list[str] | N
     n = 2 if quick else 3
     images = [mf.make_text_image(folder / f"page{i}.png", f"PAGE {i} SCALE") for i in range(n)]
     audio = [mf.make_speech_audio(folder / f"speech{i}.mp3") for i in range(n)]
-    video = [mf.make_video_with_text_and_speech(folder / f"video{i}.mp4") for i in range(1)]
+    video = [mf.make_video_with_text_and_speech(folder / f"video{i}.mp4").path for i in range(1)]
     return {
         "image (rapidocr)": (images, ["rapidocr"]),
         "speech audio (faster_whisper)": (audio, ["faster_whisper"]),

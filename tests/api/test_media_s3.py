@@ -71,3 +71,25 @@ def test_content_can_redirect_to_a_presigned_url(head_db: str, tmp_path: Path, s
         assert "X-Amz-Signature" in location and "X-Amz-Expires=120" in location
         assert httpx.get(location).content == data
         assert httpx.get(location, headers={"Range": "bytes=0-3"}).content == data[:4]
+
+
+def test_keyframe_thumbnails_are_read_from_the_same_bucket(
+    head_db: str, tmp_path: Path, s3_env: str
+) -> None:
+    from mediaflow.db.models import MediaKeyframe
+
+    with make_runtime(head_db, tmp_path, storage_url=s3_env) as runtime:
+        media_id, _ = _stored(runtime, tmp_path)
+        jpeg = b"\xff\xd8\xff\xe0 a small thumbnail \xff\xd9"
+        stored = runtime.store.store_bytes(jpeg)  # what the frame stage does per shot
+        with runtime.db.session() as session:
+            session.add(
+                MediaKeyframe(
+                    media_file_id=media_id, shot=0, start_s=0, end_s=1, timestamp_s=0.5,
+                    storage_key=stored.key, width=8, height=8,
+                )
+            )  # fmt: skip
+        with TestClient(create_app(runtime, worker_concurrency=0)) as client:
+            answer = client.get(f"/media/{media_id}/keyframes/0")
+        assert answer.status_code == 200 and answer.content == jpeg
+        assert answer.headers["content-type"] == "image/jpeg"
