@@ -154,6 +154,7 @@ def pipeline_rows(runtime: Runtime, s3_runtime: Runtime, work: Path, quick: bool
 def connection_rows(url: str, data_dir: Path) -> list[str]:
     """PostgreSQL connections of one idle ``mediaflow worker`` at concurrency 1 and 4."""
     database = url.rsplit("/", 1)[1]
+    data_dir.mkdir(parents=True, exist_ok=True)  # a configured data dir must exist
     rows = []
     for concurrency in (1, 4):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
@@ -192,6 +193,23 @@ def connection_rows(url: str, data_dir: Path) -> list[str]:
     return rows
 
 
+def pipeline_table(url: str, work: Path, bucket: str, quick: bool) -> None:
+    """Print the per-kind table: the same files through a local and an S3 runtime."""
+    s3_store = _new_s3(lambda: bucket, work / "data-s3" / "cache")
+    with (
+        bench_runtime(url, work / "data") as runtime,
+        bench_runtime(url, work / "data-s3", store=s3_store, providers=runtime.providers) as s3rt,
+    ):
+        print()
+        print(
+            "| media kind | s/file local | s/file S3 | files/h/worker local "
+            "| files/h/worker S3 | S3 / local |"
+        )
+        print("| --- | --- | --- | --- | --- | --- |")
+        for row in pipeline_rows(runtime, s3rt, work / "pipeline", quick):
+            print(row, flush=True)
+
+
 @contextlib.contextmanager
 def moto_process() -> Iterator[S3Server]:
     """moto's S3 server in its own process (in this one it would share our GIL)."""
@@ -226,37 +244,30 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--only", action="append", choices=["storage", "pipeline", "connections"], default=None
+    )
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     with tempfile.TemporaryDirectory(prefix="mediaflow-bench-scale-") as tmp, moto_process() as s3:
         work = Path(tmp)
         work.chmod(0o755)
         os.environ.update(aws_env(s3.endpoint))
-        print("| measure | local store | S3 (moto, loopback) | local / S3 |")
-        print("| --- | --- | --- | --- |")
-        for row in storage_rows(work / "storage", s3.new_bucket, args.quick, runs):
-            print(row, flush=True)
-        with bench_database(args.database_url, work) as (url, label):
-            bucket = s3.new_bucket()
-            with (
-                bench_runtime(url, work / "data") as runtime,
-                bench_runtime(
-                    url, work / "data-s3",
-                    store=_new_s3(lambda: bucket, work / "data-s3" / "cache"),
-                    providers=runtime.providers,
-                ) as s3_runtime,
-            ):  # fmt: skip
-                print()
-                print("| media kind | s/file local | s/file S3 | files/h/worker local "
-                      "| files/h/worker S3 | S3 / local |")  # fmt: skip
-                print("| --- | --- | --- | --- | --- | --- |")
-                for row in pipeline_rows(runtime, s3_runtime, work / "pipeline", args.quick):
-                    print(row, flush=True)
-            print()
-            print("| database | connections |")
-            print("| --- | --- |")
-            for row in connection_rows(url, work / "data-worker"):
+        only = set(args.only or ["storage", "pipeline", "connections"])
+        if "storage" in only:
+            print("| measure | local store | S3 (moto, loopback) | local / S3 |")
+            print("| --- | --- | --- | --- |")
+            for row in storage_rows(work / "storage", s3.new_bucket, args.quick, runs):
                 print(row, flush=True)
+        with bench_database(args.database_url, work) as (url, label):
+            if "pipeline" in only:
+                pipeline_table(url, work, s3.new_bucket(), args.quick)
+            if "connections" in only:
+                print()
+                print("| database | connections |")
+                print("| --- | --- |")
+                for row in connection_rows(url, work / "data-worker"):
+                    print(row, flush=True)
         print()
         print(
             f"CPUs {os.cpu_count()}, Python {platform.python_version()}, database: {label}; "
