@@ -9,7 +9,7 @@ standard AWS settings (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID
 Uploads are streamed from the file: small ones in one PUT, larger ones as a
 multipart upload (``part_size`` bytes a part) that is aborted when anything fails,
 so an interrupted upload leaves neither an object nor parts behind. Each upload
-carries the SHA-256 of its bytes (the server checks it) and is hashed again while
+carries the SHA-256 of its bytes (S3 checks it on arrival) and is hashed again while
 it is read, so a file that changes meanwhile is refused. Downloads into the local
 cache are hashed too: what a worker decodes is always what the key promises.
 
