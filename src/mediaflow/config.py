@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
@@ -194,6 +195,45 @@ class Settings(BaseSettings):
         default=True,
         description="A file whose content (sha256) was analyzed by the same provider "
         "versions gets those results copied instead of analyzed again (--force: analyze).",
+    )
+    # --- storage and scale-out (issue 15) ---
+    storage_url: str | None = Field(
+        default=None,
+        description="Where originals and thumbnails live: unset (DATA_DIR/originals), "
+        "file:///path, or s3://bucket/prefix (endpoint, region, keys: the AWS_* settings).",
+    )
+    storage_cache_dir: Path | None = Field(
+        default=None, description="Local cache of remote originals (default DATA_DIR/cache)."
+    )
+    storage_cache_max_bytes: int = Field(
+        default=20 * 1024**3, ge=0, description="Size bound of that cache (LRU eviction)."
+    )
+    storage_presigned_redirect_s: int = Field(
+        default=0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="S3: GET /media/{id}/content redirects to a presigned URL valid this "
+        "long (0: the server streams the bytes itself).",
+    )
+    storage_part_size_bytes: int = Field(
+        default=8 * 1024**2, ge=5 * 1024**2, description="S3 multipart upload part size."
+    )
+    storage_multipart_threshold_bytes: int = Field(
+        default=16 * 1024**2, ge=0, description="S3: larger files go up in parts."
+    )
+    storage_retry_attempts: int = Field(
+        default=3, ge=1, le=20, description="S3: attempts per request (standard retry mode)."
+    )
+    storage_connect_timeout_s: float = Field(default=5.0, gt=0)
+    storage_read_timeout_s: float = Field(default=60.0, gt=0)
+    storage_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="S3 bucket addressing (MinIO and most others: path)."
+    )
+    worker_drain_timeout_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="On SIGTERM a worker finishes its files this long at most, then hands "
+        "them back (unset: waits for them).",
     )
 
 

@@ -20,9 +20,13 @@ with, and whether retrying may help::
     ├── AuthError                       unauthorized    401   77    no
     ├── Forbidden                       forbidden       403   77    no
     ├── FeatureUnavailable              feature_unavailable 409 69  no
-    └── ProviderError                   provider        502   75    no
-        ├── ProviderUnavailable         provider_unavailable 503 69 no
-        └── TransientProviderError      provider_transient 503 75  yes
+    ├── ProviderError                   provider        502   75    no
+    │   ├── ProviderUnavailable         provider_unavailable 503 69 no
+    │   └── TransientProviderError      provider_transient 503 75  yes
+    └── StorageError                    storage         503   69    no
+        ├── StorageUnavailable          storage_unavailable 503 69 yes
+        ├── StorageDenied               storage_denied  503   77    no
+        └── IntegrityError              integrity       500   65    no
 
 Driver errors are translated to this tree in one place (``mediaflow.db.session``);
 the CLI and the API map them to exit codes and statuses from these attributes only.
@@ -187,3 +191,37 @@ class FeatureUnavailable(MediaflowError):
     code = "feature_unavailable"
     http_status = 409
     exit_code = 69  # EX_UNAVAILABLE
+
+
+class StorageError(MediaflowError):
+    """The object store (local folder or S3-compatible service) failed.
+
+    Messages name the store (URL without credentials, endpoint, bucket) and the reason;
+    they never carry credentials.
+    """
+
+    code = "storage"
+    http_status = 503
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot be reached (endpoint down, timeout): retrying may help."""
+
+    code = "storage_unavailable"
+    retryable = True
+
+
+class StorageDenied(StorageError):
+    """The store refused us (credentials, bucket policy, a missing bucket)."""
+
+    code = "storage_denied"
+    exit_code = 77  # EX_NOPERM
+
+
+class IntegrityError(StorageError):
+    """Bytes did not hash to the key they were stored or fetched under."""
+
+    code = "integrity"
+    http_status = 500
+    exit_code = 65  # EX_DATAERR

@@ -6,7 +6,7 @@ An edge (a CLI command, the API's app factory, a worker, a Python caller of
     Runtime
       .settings   the one settings object (MEDIAFLOW_*), never read again below
       .db         the database: URL, pooled engine, ``db.session()`` transactions
-      .store      the content-addressed store of originals
+      .store      the content-addressed store of originals (local folder or S3)
       .providers  the provider registry (both kinds), built with these settings
       .queue      the task queue client (defer / cancel / live workers)
       .embedder   the sentence-embedding model of semantic search (loaded on first use)
@@ -28,7 +28,7 @@ from mediaflow.media.avlog import route_ffmpeg_logs
 from mediaflow.providers.registry import ProviderRegistry
 from mediaflow.providers.text_embedding import TextEmbedder
 from mediaflow.queue import TaskQueue
-from mediaflow.storage import ContentStore
+from mediaflow.storage import ObjectStore, open_store
 
 __all__ = ["Runtime"]
 
@@ -41,7 +41,7 @@ class Runtime:
         settings: Settings,
         *,
         db: Database | None = None,
-        store: ContentStore | None = None,
+        store: ObjectStore | None = None,
         providers: ProviderRegistry | None = None,
         queue: TaskQueue | None = None,
     ) -> None:
@@ -70,9 +70,9 @@ class Runtime:
             return Database(resolve_url(self.settings))
 
     @cached_property
-    def store(self) -> ContentStore:
-        """The store of originals in the data directory (``<data_dir>/originals``)."""
-        return ContentStore(self.settings.ensure_data_dir() / "originals")
+    def store(self) -> ObjectStore:
+        """The store of originals: ``MEDIAFLOW_STORAGE_URL``, or ``<data_dir>/originals``."""
+        return open_store(self.settings)
 
     @cached_property
     def providers(self) -> ProviderRegistry:

@@ -283,13 +283,26 @@ def test_pages_are_served(secure_server: LiveServer) -> None:
     """The page shells and static files are served without a key; ids are checked."""
     base = secure_server.base_url
     some_id = "00000000-0000-4000-8000-000000000000"
-    for path in ["/", "/ui/search", f"/ui/jobs/{some_id}", f"/ui/media/{some_id}"]:
+    for path in ["/", "/ui/search", "/ui/workers", f"/ui/jobs/{some_id}", f"/ui/media/{some_id}"]:
         response = httpx.get(base + path, timeout=30)
         assert response.status_code == 200, path
         assert "text/html" in response.headers["content-type"]
         assert 'id="login-dialog"' in response.text
         assert "default-src 'self'" in response.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
-    for name in ["api.js", "jobs.js", "job.js", "media.js", "search.js", "style.css"]:
+    for name in ["api.js", "jobs.js", "job.js", "media.js", "search.js", "workers.js", "style.css"]:
         assert httpx.get(f"{base}/static/{name}", timeout=30).status_code == 200, name
     assert httpx.get(f"{base}/ui/media/not-a-uuid", timeout=30).status_code == 422
+
+
+def test_workers_page_shows_the_servers_own_worker(web_server: LiveServer, page: Any) -> None:
+    """The workers page lists the in-process worker of ``serve``: host, pid, health."""
+    import socket
+
+    page.goto(web_server.base_url + "/ui/workers")
+    row = page.get_by_test_id("worker-row").first
+    row.wait_for(timeout=30_000)
+    assert page.get_by_test_id("worker-host").first.inner_text() == socket.gethostname()
+    assert row.get_attribute("data-alive") == "true"
+    text = row.inner_text()
+    assert "alive" in text and "media" in text

@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.metadata
 import pkgutil
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -132,6 +134,17 @@ def test_every_imported_package_is_a_runtime_dependency() -> None:
     }
     owners = importlib.metadata.packages_distributions()
     closure = _requirement_closure("mediaflow")
+    # optional extras (not dev) may be imported too, lazily, where their feature is used
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    for extra, requirements in extras.items():
+        if extra == "dev":
+            continue
+        for requirement in requirements:
+            name = re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0]
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                closure |= _requirement_closure(name)
     undeclared = {
         name: owners.get(name)
         for name in sorted(third_party)

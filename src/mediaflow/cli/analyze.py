@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 import uuid
@@ -17,7 +16,6 @@ from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
 from mediaflow.cli.results import print_job_summary, print_json
 from mediaflow.db.enums import ProcessingStage
-from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
 from mediaflow.services import jobs
 
@@ -128,17 +126,6 @@ def _wait_for(runtime: Runtime, job_id: uuid.UUID, total: int, quiet: bool) -> N
             if done >= total:
                 return
             time.sleep(0.5)
-
-
-def worker(
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Files processed at once.")
-    ] = 1,
-) -> None:
-    """Process queued files until stopped (Ctrl-C finishes the current files first)."""
-    with cli_runtime() as runtime:
-        console.print(f"worker started (concurrency {concurrency})", highlight=False)
-        asyncio.run(run_worker(runtime, concurrency))
 
 
 def providers(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from mediaflow.cli import analyze, db, reanalyze, results, search, serve
+from mediaflow.cli import analyze, db, reanalyze, results, search, serve, storage, worker
 from mediaflow.cli.output import fail
 from mediaflow.errors import ConfigurationError, MediaflowError
 
@@ -26,7 +26,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command()(analyze.analyze)
 app.command()(analyze.providers)
-app.command()(analyze.worker)
+app.command()(worker.worker)
 app.command()(results.jobs)
 app.command()(results.show)
 app.command(name="export")(results.export_cmd)
@@ -34,6 +34,7 @@ app.add_typer(search.app, name="search")
 app.command()(reanalyze.reanalyze)
 app.command()(serve.serve)
 app.add_typer(serve.keys_app, name="keys")
+app.add_typer(storage.app, name="storage")
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

@@ -54,7 +54,9 @@ def serve(
         require_key = settings.require_api_key
     if require_key is None:
         require_key = not is_loopback(host)
-    app = create_app(Runtime(settings), require_key=require_key, worker_concurrency=workers)
+    runtime = Runtime(settings)
+    runtime.store.check()  # fail fast, in one line: a misconfigured store never waits for a job
+    app = create_app(runtime, require_key=require_key, worker_concurrency=workers)
     keys_note = "API keys required" if require_key else "no API key needed"
     console.print(f"mediaflow on http://{host}:{port} ({keys_note})", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -58,7 +58,7 @@ from mediaflow.pipeline.reuse import ReuseSource, fingerprint
 from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
 from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
 from mediaflow.runtime import Runtime
-from mediaflow.storage import ContentStore
+from mediaflow.storage import ObjectStore
 
 __all__ = ["FileOutcome", "Pipeline", "StageCallback", "with_retries"]
 
@@ -127,7 +127,7 @@ class Pipeline:
         self,
         *,
         records: Records,
-        store: ContentStore,
+        store: ObjectStore,
         providers: ProviderRegistry,
         settings: Settings,
     ) -> None:
@@ -197,11 +197,14 @@ class Pipeline:
 
     def _stages(self, run: _Run) -> None:
         file, timer = run.file, run.timer
-        path = self.store.path_for(file.storage_key) if file.storage_key else None
         # validation and metadata: a bad file fails here, alone
         with timer(ProcessingStage.VALIDATION) as step:
-            if path is None or not path.exists():
+            if file.storage_key is None:
                 raise NotFound(f"stored original of {file.original_name} is missing")
+            try:  # a remote store fetches it into the worker's cache here
+                path = self.store.local_path(file.storage_key)
+            except NotFound:
+                raise NotFound(f"stored original of {file.original_name} is missing") from None
             info = probe(path, self._limits)
             step.details.update(media_type=info.media_type.value, file_type=info.file_type.value)
         with timer(ProcessingStage.METADATA) as step:

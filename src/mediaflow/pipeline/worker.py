@@ -1,7 +1,8 @@
 """The queue worker: takes ``process_file`` tasks and runs them on its runtime.
 
 One task per media file. Any number of ``mediaflow worker`` processes, on any number
-of machines pointing at the same database (and sharing the data directory), take
+of machines pointing at the same database (and the same store: a shared data
+directory, or ``MEDIAFLOW_STORAGE_URL=s3://…``), take
 tasks from the ``media`` queue. A worker that dies mid-file stops sending heartbeats;
 the other workers hand its tasks back to the queue after ``stalled_after_s``, and the
 re-run supersedes whatever the dead worker had written.
@@ -17,15 +18,17 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import procrastinate
 import sqlalchemy as sa
+from procrastinate.worker import Worker
 
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
-from mediaflow.errors import NotFound
+from mediaflow.errors import IntegrityError, NotFound
+from mediaflow.pipeline.fleet import Drain, hold_presence
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
 from mediaflow.queue import MEDIA_QUEUE, PROCESS_FILE_TASK
@@ -49,19 +52,31 @@ def process_file(runtime: Runtime, media_file_id: uuid.UUID, providers: list[str
     """
     with runtime.db.session() as session:
         row = session.execute(
-            sa.select(MediaFile.job_id, MediaFile.status, AnalysisJob.options)
+            sa.select(
+                MediaFile.job_id, MediaFile.status, AnalysisJob.options, MediaFile.storage_key
+            )
             .join(AnalysisJob, AnalysisJob.id == MediaFile.job_id)
             .where(MediaFile.id == media_file_id)
         ).first()
         if row is None:
             raise NotFound(f"media file {media_file_id} does not exist")
-        job_id, status, options = row
+        job_id, status, options, key = row
     if status is MediaFileStatus.CANCELLED:
         return status.value
     selection = runtime.providers.select(
         providers or options.get("providers"), check_available=False
     )
-    outcome = Pipeline.of(runtime).process_file(media_file_id, selection)
+    if key is not None:
+        # fetch a remote original before the file is claimed: an unreachable store is
+        # the task's failure (procrastinate retries it), never the file's
+        # a missing or damaged original fails the file, below, with its reason
+        with contextlib.suppress(NotFound, IntegrityError):
+            runtime.store.local_path(key)
+    try:
+        outcome = Pipeline.of(runtime).process_file(media_file_id, selection)
+    finally:
+        if key is not None:
+            runtime.store.release(key)
     finish_job(runtime.db, job_id)
     return outcome.status.value
 
@@ -114,11 +129,16 @@ async def run_worker(
     install_signal_handlers: bool = True,
     connector: procrastinate.BaseConnector | None = None,
     processor: FileProcessor = process_file,
+    queues: Sequence[str] = (MEDIA_QUEUE,),
+    drain_timeout_s: float | None = None,
 ) -> None:
     """Run one worker's loop (``mediaflow worker``, or inside ``mediaflow serve``).
 
     ``wait=False`` returns once the queue is empty. ``connector`` and ``processor``
-    let tests run the loop on procrastinate's in-memory queue.
+    let tests run the loop on procrastinate's in-memory queue. With
+    ``install_signal_handlers`` SIGTERM drains the worker (``fleet.Drain``:
+    ``drain_timeout_s`` then hands the running files back). A worker on a real
+    database shows itself in ``GET /workers`` (``fleet.hold_presence``).
     """
     settings = runtime.settings
     app = build_worker_app(
@@ -126,6 +146,16 @@ async def run_worker(
     )
     context: dict[str, Any] = {_RUNTIME: runtime, _PROCESSOR: processor}
     async with app.open_async():
+        worker = Worker(
+            app=app,
+            queues=list(queues),
+            concurrency=concurrency,
+            wait=wait,
+            update_heartbeat_interval=settings.worker_heartbeat_s,
+            stalled_worker_timeout=settings.stalled_after_s,
+            install_signal_handlers=False,
+            additional_context=context,
+        )
         helpers = [
             asyncio.create_task(
                 _hand_back_stalled(app, settings.worker_heartbeat_s, settings.stalled_after_s)
@@ -135,17 +165,16 @@ async def run_worker(
             helpers.append(
                 asyncio.create_task(_unload_idle_models(runtime, settings.model_idle_unload_s))
             )
+        if connector is None:
+            helpers.append(asyncio.create_task(hold_presence(runtime, worker, queues, concurrency)))
+        drain = Drain(app, worker, drain_timeout_s) if install_signal_handlers else None
+        if drain is not None:
+            drain.install()
         try:
-            await app.run_worker_async(
-                queues=[MEDIA_QUEUE],
-                concurrency=concurrency,
-                wait=wait,
-                update_heartbeat_interval=settings.worker_heartbeat_s,
-                stalled_worker_timeout=settings.stalled_after_s,
-                install_signal_handlers=install_signal_handlers,
-                additional_context=context,
-            )
+            await worker.run()  # type: ignore[no-untyped-call]
         finally:
+            if drain is not None:
+                drain.uninstall()
             for helper in helpers:
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -11,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +41,7 @@ from mediaflow.services.schemas import (
     TranscriptionOut,
 )
 from mediaflow.services.timeline import build_timeline
+from mediaflow.storage import ObjectStore
 
 __all__ = [
     "StoredOriginal",
@@ -138,12 +138,21 @@ def get_transcription(
 
 @dataclass(frozen=True)
 class StoredOriginal:
-    """Where a media file's original lies, and what to serve it as."""
+    """Where a media file's original lies (its store and key), and what to serve it as."""
 
     media: MediaOut
-    path: Path
+    store: ObjectStore
+    key: str
     size_bytes: int
     etag: str
+
+    def read(self, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Stream ``length`` bytes from ``start`` out of the store (a range request on S3)."""
+        return self.store.read_range(self.key, start, length)
+
+    def presigned_url(self, expires_s: int, content_type: str | None) -> str | None:
+        """A URL the client may fetch the bytes from directly (None: a local store)."""
+        return self.store.presigned_url(self.key, expires_s, content_type)
 
 
 def original(runtime: Runtime, media_id: uuid.UUID) -> StoredOriginal:
@@ -153,12 +162,12 @@ def original(runtime: Runtime, media_id: uuid.UUID) -> StoredOriginal:
         media, key = MediaOut.model_validate(row), row.storage_key
     if key is None:
         raise NotFound(f"media file {media_id} has no stored original")
-    path = runtime.store.path_for(key)
+    store = runtime.store
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+        size = store.size(key)
+    except NotFound:
         raise NotFound(f"the stored original of media file {media_id} is missing") from None
-    return StoredOriginal(media, path, size, f'"{media.sha256 or key}"')
+    return StoredOriginal(media, store, key, size, f'"{media.sha256 or key}"')
 
 
 def _keyframes(session: Session, media_id: uuid.UUID) -> list[KeyframeOut]:
@@ -184,7 +193,7 @@ def keyframes(runtime: Runtime, media_id: uuid.UUID) -> list[KeyframeOut]:
         return _keyframes(session, media_id)
 
 
-def keyframe_image(runtime: Runtime, media_id: uuid.UUID, shot: int) -> Path:
+def keyframe_image(runtime: Runtime, media_id: uuid.UUID, shot: int) -> bytes:
     """The JPEG thumbnail of one shot; ``NotFound`` for an unknown shot or a missing file."""
     with runtime.db.session() as session:
         _get(session, media_id)
@@ -195,10 +204,12 @@ def keyframe_image(runtime: Runtime, media_id: uuid.UUID, shot: int) -> Path:
         )
     if key is None:
         raise NotFound(f"media file {media_id} has no shot {shot}")
-    path = runtime.store.path_for(key)
-    if not path.is_file():
-        raise NotFound(f"the thumbnail of shot {shot} of media file {media_id} is missing")
-    return path
+    try:
+        return runtime.store.read_bytes(key)
+    except NotFound:
+        raise NotFound(
+            f"the thumbnail of shot {shot} of media file {media_id} is missing"
+        ) from None
 
 
 def _timeline(session: Session, media_id: uuid.UUID) -> list[TimelineEvent]:

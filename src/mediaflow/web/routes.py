@@ -92,3 +92,9 @@ def media_page(request: Request, media_id: uuid.UUID) -> HTMLResponse:
 def search_page(request: Request) -> HTMLResponse:
     """Search over transcripts and results; hits open the media at their moment."""
     return _page(request, "search.html", title="Search")
+
+
+@router.get(PAGE_PREFIX + "/workers", response_class=HTMLResponse)
+def workers_page(request: Request) -> HTMLResponse:
+    """The workers: host, pid, heartbeat and current files of each, live."""
+    return _page(request, "workers.html", title="Workers")

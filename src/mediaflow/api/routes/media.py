@@ -15,12 +15,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from mediaflow.api.deps import RuntimeDep
 from mediaflow.api.errors import ERROR_RESPONSES, error_response
-from mediaflow.api.ranges import Unsatisfiable, iter_file, parse_range
+from mediaflow.api.ranges import Unsatisfiable, parse_range
 from mediaflow.db.enums import AnalysisProvider, TranscriptionProvider
 from mediaflow.services import media as media_service
 from mediaflow.services.schemas import (
@@ -128,10 +128,16 @@ def get_content(media_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> R
     ETag other than the current one gives the whole file.
     """
     stored = media_service.original(runtime, media_id)
-    path, size, etag = stored.path, stored.size_bytes, stored.etag
+    size, etag = stored.size_bytes, stored.etag
     # nosniff: a browser must not render an upload as a page of this origin
     headers = {"Accept-Ranges": "bytes", "ETag": etag, "X-Content-Type-Options": "nosniff"}
     media_type = served_type(stored.media.mime_type)
+    expires_s = runtime.settings.storage_presigned_redirect_s
+    if expires_s:
+        # the object store serves the bytes (and the ranges) itself: the API stays light
+        url = stored.presigned_url(expires_s, media_type)
+        if url is not None:
+            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")
@@ -148,11 +154,11 @@ def get_content(media_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> R
         )
     if byte_range is None:
         headers["Content-Length"] = str(size)
-        return StreamingResponse(iter_file(path), media_type=media_type, headers=headers)
+        return StreamingResponse(stored.read(), media_type=media_type, headers=headers)
     headers["Content-Length"] = str(byte_range.length)
     headers["Content-Range"] = byte_range.content_range()
     return StreamingResponse(
-        iter_file(path, byte_range.start, byte_range.length),
+        stored.read(byte_range.start, byte_range.length),
         status_code=206,
         media_type=media_type,
         headers=headers,
@@ -219,11 +225,11 @@ def get_keyframe(
     media_id: uuid.UUID,
     runtime: RuntimeDep,
     shot: int = PathParam(ge=0, le=2**31 - 1),
-) -> FileResponse:
+) -> Response:
     """The JPEG (content-addressed: it never changes, so clients may cache it for good)."""
-    path = media_service.keyframe_image(runtime, media_id, shot)
-    return FileResponse(
-        path,
+    data = media_service.keyframe_image(runtime, media_id, shot)
+    return Response(
+        data,
         media_type="image/jpeg",
         headers={"Cache-Control": "private, max-age=31536000, immutable"},
     )

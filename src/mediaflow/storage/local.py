@@ -1,4 +1,4 @@
-"""Content-addressed storage of original files.
+"""The local store: content-addressed originals and thumbnails in a folder.
 
 Every original is kept once, under the sha256 of its bytes::
 
@@ -19,41 +19,23 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from mediaflow.errors import InvalidInput, NotFound
+from mediaflow.errors import InvalidInput, NotFound, StorageDenied
+from mediaflow.storage.base import CHUNK_SIZE, ObjectStore, StoredObject, check_key
 
-__all__ = ["CHUNK_SIZE", "ContentStore", "StoredObject"]
+__all__ = ["ContentStore"]
 
-# 1 MiB: large enough that hashing, not syscalls, dominates; small enough to stay flat in memory.
-CHUNK_SIZE = 1024 * 1024
 # Originals are never modified after they are stored: owner, group and others may only read.
 _OBJECT_MODE = 0o444
-_KEY_RE = re.compile(r"[0-9a-f]{64}")
 # Temporary files start with a dot so that they never look like a two-hex-digit fan-out folder.
 _TEMP_PREFIX = ".incoming-"
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    """One stored original: its key (the sha256 hex digest), size and where it lies.
-
-    ``deduplicated`` is true when the same bytes were already in the store and
-    nothing was written.
-    """
-
-    key: str
-    sha256: str
-    size_bytes: int
-    path: Path
-    deduplicated: bool = False
-
-
-class ContentStore:
+class ContentStore(ObjectStore):
     """Originals kept once per content under ``root``, addressed by their sha256."""
 
     def __init__(self, root: Path) -> None:
@@ -62,19 +44,43 @@ class ContentStore:
     def __repr__(self) -> str:
         return f"ContentStore({str(self.root)!r})"
 
+    @property
+    def url(self) -> str:
+        """``file://`` and the absolute root."""
+        return self.root.absolute().as_uri()
+
+    def describe(self) -> str:
+        """The folder of the store."""
+        return f"local store {self.root}"
+
+    def check(self) -> None:
+        """The root exists (or can be made) and is writable."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageDenied(f"{self.describe()}: cannot create it: {exc.strerror}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageDenied(f"{self.describe()}: not writable")
+
     def path_for(self, key: str) -> Path:
         """Where the object ``key`` lives (whether or not it exists).
 
         Raises ``InvalidInput`` for anything but 64 lowercase hex digits, so that a
         key coming from a request can never point outside the store.
         """
-        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-            raise InvalidInput(f"invalid storage key {key!r}", hint="expected a sha256 hex digest")
+        check_key(key)
         return self.root / key[:2] / key[2:4] / key
 
     def exists(self, key: str) -> bool:
         """Whether the object ``key`` is in the store."""
         return self.path_for(key).is_file()
+
+    def size(self, key: str) -> int:
+        """The size of object ``key``; ``NotFound`` when it is missing."""
+        try:
+            return self.path_for(key).stat().st_size
+        except FileNotFoundError:
+            raise self.missing(key) from None
 
     def open(self, key: str) -> BinaryIO:
         """Open the object ``key`` for reading (binary); ``NotFound`` when it is missing."""
@@ -84,7 +90,43 @@ class ContentStore:
         except FileNotFoundError:
             raise NotFound(f"stored original {key} is missing from {self.root}") from None
 
-    def store(self, src_path: Path) -> StoredObject:
+    def read_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Yield ``length`` bytes of object ``key`` from ``start`` (to the end when None)."""
+        source = self.open(key)  # NotFound here, before the first chunk
+        return _iter_open(source, start, length)
+
+    def local_path(self, key: str) -> Path:
+        """The object itself; ``NotFound`` when it is missing."""
+        path = self.path_for(key)
+        if not path.is_file():
+            raise self.missing(key)
+        return path
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every object under the root (temporary files are skipped)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob("??/??/*"):
+            name = path.name
+            if path.is_file() and name[:2] == path.parent.parent.name:
+                try:
+                    yield check_key(name)
+                except InvalidInput:
+                    continue
+
+    def store(self, src_path: Path, *, replace: bool = False) -> StoredObject:
+        """Copy ``src_path`` into the store (once per content) and return where it is.
+
+        ``StorageDenied`` when the store's folder may not be written.
+        """
+        try:
+            return self._store(src_path, replace)
+        except PermissionError as exc:
+            if exc.filename and Path(exc.filename) == Path(src_path):
+                raise  # the caller's file, not the store
+            raise StorageDenied(f"{self.describe()}: cannot write ({exc.strerror})") from None
+
+    def _store(self, src_path: Path, replace: bool) -> StoredObject:
         """Copy ``src_path`` into the store (once per content) and return where it is.
 
         The file is read once: hashed and written to a temporary file in the same
@@ -115,7 +157,7 @@ class ContentStore:
                 os.fsync(out.fileno())
             key = digest.hexdigest()
             final = self.path_for(key)
-            if final.is_file() and final.stat().st_size == size:
+            if not replace and final.is_file() and final.stat().st_size == size:
                 temp.unlink()
                 return StoredObject(key, key, size, final, deduplicated=True)
             # A present object of the wrong size cannot come from this code (writes are
@@ -132,14 +174,31 @@ class ContentStore:
 
     def store_bytes(self, data: bytes) -> StoredObject:
         """Keep ``data`` (a thumbnail, a small derived file) once per content, like ``store``."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=_TEMP_PREFIX)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=_TEMP_PREFIX)
+        except PermissionError as exc:
+            raise StorageDenied(f"{self.describe()}: cannot write ({exc.strerror})") from None
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
             return self.store(Path(temp_name))
         finally:
             Path(temp_name).unlink(missing_ok=True)
+
+
+def _iter_open(source: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:
+    # the generator owns the file: closed at the end, or when a client goes away mid-stream
+    with source:
+        source.seek(start)
+        left = length
+        while left is None or left > 0:
+            chunk = source.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
+            if not chunk:
+                break
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
 
 
 def _fsync_dir(path: Path) -> None:
