@@ -84,20 +84,31 @@ def _too_large(width: int, height: int, limits: DecodeLimits) -> str:
 
 
 @contextmanager
-def _open(path: Path, limits: DecodeLimits) -> Iterator[Image.Image]:
-    """Open with Pillow, shrinking a JPEG while decoding when it is over the pixel limit."""
+def _open(
+    path: Path, limits: DecodeLimits, want: tuple[int, int] | None = None
+) -> Iterator[Image.Image]:
+    """Open with Pillow within the pixel limit.
+
+    A JPEG is decoded scaled down by its DCT (1/2, 1/4, 1/8: the full size is never
+    in memory) when it is over the limit, or to no less than ``want`` when that is
+    smaller; any other format over the limit is refused before decoding.
+    """
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if width * height > limits.max_image_pixels:
-                if image.format != "JPEG":
-                    raise UnsupportedMedia(_too_large(width, height, limits))
-                # the decoder's DCT scales by 1/2, 1/4 or 1/8: take the first that fits
-                for divisor in (2, 4, 8):
-                    size = (math.ceil(width / divisor), math.ceil(height / divisor))
-                    if size[0] * size[1] <= limits.max_image_pixels:
-                        image.draft(image.mode, size)
-                        break
+            over = width * height > limits.max_image_pixels
+            if over and image.format != "JPEG":
+                raise UnsupportedMedia(_too_large(width, height, limits))
+            if image.format == "JPEG":
+                target = want or (width, height)
+                if over:  # the first DCT scale that fits the limit
+                    for divisor in (2, 4, 8):
+                        fit = (math.ceil(width / divisor), math.ceil(height / divisor))
+                        if fit[0] * fit[1] <= limits.max_image_pixels:
+                            target = (min(target[0], fit[0]), min(target[1], fit[1]))
+                            break
+                if target != (width, height):
+                    image.draft(image.mode, (max(1, target[0]), max(1, target[1])))
                 if image.size[0] * image.size[1] > limits.max_image_pixels:
                     raise UnsupportedMedia(_too_large(width, height, limits))
             yield image
@@ -145,7 +156,8 @@ def check_image(path: str | os.PathLike[str], mime: str, limits: DecodeLimits) -
     """
     path = Path(path)
     try:
-        with _open(path, limits) as image:
+        # a JPEG's every coefficient is still read at 1/8 scale: as thorough, 64x smaller
+        with _open(path, limits, want=(1, 1)) as image:
             # load() decodes the pixels: a truncated JPEG or PNG fails here, not later.
             image.load()
         return
@@ -163,7 +175,7 @@ def load_rgb(
     """The image (its first frame) as upright 8-bit RGB, at most ``max_side`` on a side."""
     path = Path(path)
     try:
-        with _open(path, limits) as opened:
+        with _open(path, limits, want=_fit(path, max_side)) as opened:
             opened.seek(0)  # first frame of an animated GIF/WebP
             image = to_rgb8(ImageOps.exif_transpose(opened))
     except UnidentifiedImageError as exc:
@@ -175,6 +187,19 @@ def load_rgb(
     if max_side is not None and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+def _fit(path: Path, max_side: int | None) -> tuple[int, int] | None:
+    """The size an image is shown at (longer side ``max_side``): a JPEG decodes no larger."""
+    if max_side is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None  # the real open reports it
+    scale = min(1.0, max_side / max(width, height, 1))
+    return (max(1, int(width * scale)), max(1, int(height * scale)))
 
 
 # ----------------------------------------------------------------------------- modes
