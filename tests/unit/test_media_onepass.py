@@ -163,3 +163,30 @@ with av.open({str(garbage)!r}) as container:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+class _Broken:
+    """An observer with a bug half way through the file."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def start(self, stream: object) -> None:
+        pass
+
+    def add(self, frame: object) -> None:
+        self.seen += 1
+        if self.seen == 10:
+            raise RuntimeError("observer bug")
+
+    def finish(self) -> None:
+        raise AssertionError("a dropped observer is not finished")
+
+
+def test_an_observer_that_breaks_is_dropped_and_the_pass_goes_on(talk: Path) -> None:
+    broken = _Broken()
+    scenes = SceneDetectProvider(Settings()).frame_observer()
+    result = decode_pass(talk, dest_wav=None, policy=SamplingPolicy(), observers=[broken, scenes])
+    assert broken.seen == 10
+    assert result.observers == [scenes] and scenes.frames > 10
+    assert result.video_error is None and result.sample is not None and result.sample.frames

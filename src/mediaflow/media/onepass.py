@@ -80,7 +80,7 @@ class DecodePass:
     observers_s: float = 0.0  # of video_s: the observers' own share
     demux_s: float = 0.0  # opening the file and reading its packets, shared
     packets: int = 0
-    observers: list[FrameObserver] = field(default_factory=list)
+    observers: list[FrameObserver] = field(default_factory=list)  # those that saw it all
 
 
 class _AudioSink:
@@ -142,6 +142,39 @@ class _AudioSink:
             self.partial.unlink(missing_ok=True)
 
 
+class _Observers:
+    """The observers of one pass; one that raises is dropped (``failed``) and the pass
+    goes on: its provider then reads the file itself.
+
+    They run on the decoding thread: a thread of their own deadlocked with FFmpeg's
+    frame threads and PyAV's log callback, and decoding already keeps both CPUs busy.
+    """
+
+    def __init__(self, observers: Sequence[FrameObserver], stream: av.VideoStream) -> None:
+        self.active = list(observers)
+        self.failed: list[FrameObserver] = []
+        self.busy_s = 0.0
+        self._call("start", stream)
+
+    def add(self, frame: av.VideoFrame) -> None:
+        self._call("add", frame)
+
+    def finish(self) -> None:
+        self._call("finish")
+
+    def _call(self, method: str, *args: Any) -> None:
+        started = time.perf_counter()
+        for observer in list(self.active):
+            try:
+                getattr(observer, method)(*args)
+            except Exception:
+                log.warning("frame observer %r failed; its provider reads the file itself",
+                            observer, exc_info=True)  # fmt: skip
+                self.active.remove(observer)
+                self.failed.append(observer)
+        self.busy_s += time.perf_counter() - started
+
+
 class _VideoSink:
     """``sample_frames``' decoding of a video, fed one packet at a time."""
 
@@ -172,8 +205,8 @@ class _VideoSink:
         self.damage = StreamDamage("video", _codec(stream), stream.index)
         self.count = 0
         self.observers_s = 0.0
-        for observer in self.observers:
-            observer.start(stream)
+        self.failed_observers: list[FrameObserver] = []
+        self.watching = _Observers(observers, stream) if observers else None
 
     def feed(self, packet: av.Packet[Any]) -> None:
         if packet.size:
@@ -186,11 +219,8 @@ class _VideoSink:
             log.debug("skipping undecodable video packet: %s", ffmpeg_reason(exc))
             return
         for frame in frames:
-            if self.observers:
-                started = time.perf_counter()
-                for observer in self.observers:
-                    observer.add(frame)
-                self.observers_s += time.perf_counter() - started
+            if self.watching is not None:
+                self.watching.add(frame)
             sampler = self.sampler
             if sampler.keyframes_only and self.observers and not frame.key_frame:
                 continue
@@ -199,11 +229,16 @@ class _VideoSink:
             self.count += 1
             sampler.add(frame, t, index)
 
+    def close_observers(self) -> None:
+        """Wait for the observers to see the last frame (also when the pass failed)."""
+        if self.watching is not None:
+            watching, self.watching = self.watching, None
+            watching.finish()
+            self.observers_s = watching.busy_s
+            self.failed_observers = watching.failed
+
     def finish(self, container: av.container.InputContainer, policy: SamplingPolicy) -> FrameSample:
-        started = time.perf_counter()
-        for observer in self.observers:
-            observer.finish()
-        self.observers_s += time.perf_counter() - started
+        self.close_observers()
         sampler = self.sampler
         sampler.finish()
         if sampler.keyframes_only:
@@ -256,48 +291,70 @@ def decode_pass(
             started = time.perf_counter()
             video_sink = _VideoSink(container, video[0], policy, observers)
             result.video_s += time.perf_counter() - started
-        sinks: dict[int, _AudioSink | _VideoSink] = {}
-        if audio_sink is not None:
-            sinks[audio_sink.stream.index] = audio_sink
-        if video_sink is not None:
-            sinks[video_sink.stream.index] = video_sink
         try:
-            if sinks:
-                _demux(container, sinks, result)
-        except av.error.FFmpegError as exc:
-            failure = InvalidInput(f"cannot read the file: {ffmpeg_reason(exc)}")
+            _run(
+                container, Path(path), result,
+                audio_sink=audio_sink, video_sink=video_sink, policy=policy,
+            )  # fmt: skip
+        finally:  # also when something unexpected broke the pass: no thread, no .part left
             if audio_sink is not None:
-                result.audio_error = failure
-            if video_sink is not None:
-                result.video_error = failure
-        if audio_sink is not None:
-            started = time.perf_counter()
-            try:
-                if result.audio_error is None:
-                    result.audio = audio_sink.finish(policy_fraction(policy))
-                    if result.audio.damage.damaged:
-                        log.warning("%s: %s", Path(path).name, result.audio.damage.summary())
-            except InvalidInput as exc:
-                result.audio_error = exc
-            finally:
                 audio_sink.abort()
-            result.audio_s += time.perf_counter() - started
-        if video_sink is not None:
-            started = time.perf_counter()
-            try:
-                if result.video_error is None:
-                    assert policy is not None
-                    result.sample = video_sink.finish(container, policy)
-                    damage = result.sample.damage
-                    if damage is not None and damage.damaged:
-                        log.warning("%s: %s", Path(path).name, damage.summary())
-            except InvalidInput as exc:
-                result.video_error = exc
-            result.video_s += time.perf_counter() - started
-            result.observers_s = video_sink.observers_s
+            if video_sink is not None:
+                video_sink.close_observers()
+                result.observers_s = video_sink.observers_s
+                failed = video_sink.failed_observers
+                result.observers = [o for o in result.observers if o not in failed]
     total = time.perf_counter() - opened
     result.demux_s = max(0.0, total - result.audio_s - result.video_s)
     return result
+
+
+def _run(
+    container: av.container.InputContainer,
+    path: Path,
+    result: DecodePass,
+    *,
+    audio_sink: _AudioSink | None,
+    video_sink: _VideoSink | None,
+    policy: SamplingPolicy | None,
+) -> None:
+    """Demux every packet once, then finish each stream; failures go on ``result``."""
+    sinks: dict[int, _AudioSink | _VideoSink] = {}
+    if audio_sink is not None:
+        sinks[audio_sink.stream.index] = audio_sink
+    if video_sink is not None:
+        sinks[video_sink.stream.index] = video_sink
+    try:
+        if sinks:
+            _demux(container, sinks, result)
+    except av.error.FFmpegError as exc:
+        failure = InvalidInput(f"cannot read the file: {ffmpeg_reason(exc)}")
+        if audio_sink is not None:
+            result.audio_error = failure
+        if video_sink is not None:
+            result.video_error = failure
+    if audio_sink is not None:
+        started = time.perf_counter()
+        try:
+            if result.audio_error is None:
+                result.audio = audio_sink.finish(policy_fraction(policy))
+                if result.audio.damage.damaged:
+                    log.warning("%s: %s", path.name, result.audio.damage.summary())
+        except InvalidInput as exc:
+            result.audio_error = exc
+        result.audio_s += time.perf_counter() - started
+    if video_sink is not None:
+        started = time.perf_counter()
+        try:
+            if result.video_error is None:
+                assert policy is not None
+                result.sample = video_sink.finish(container, policy)
+                damage = result.sample.damage
+                if damage is not None and damage.damaged:
+                    log.warning("%s: %s", path.name, damage.summary())
+        except InvalidInput as exc:
+            result.video_error = exc
+        result.video_s += time.perf_counter() - started
 
 
 def policy_fraction(policy: SamplingPolicy | None) -> float:

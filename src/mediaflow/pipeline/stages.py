@@ -334,7 +334,8 @@ class Pipeline:
         if damages:
             # the damage stays with the file's stream metadata, for people and exports
             self.records.save_metadata(file.media_file_id, _with_damage(info, damages))
-        return audio_path, frames, dict(observers)
+        # an observer that failed saw only part of the file: its provider reads it itself
+        return audio_path, frames, {n: o for n, o in observers.items() if o in result.observers}
 
     def _frame_observers(self, run: _Run) -> dict[str, FrameObserver]:
         """The selected video providers that look at every frame (scene detection)."""
