@@ -285,7 +285,7 @@ def bench_ingest(ctx: Context) -> list[Row]:
         ingested = time.perf_counter()
         for key in keys:
             assert key is not None, "ingest stored every file"
-            probe(runtime.store.path_for(key))
+            probe(runtime.store.local_path(key))
         ingest_times.append(ingested - started)
         probe_times.append(time.perf_counter() - ingested)
 

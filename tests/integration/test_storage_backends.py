@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from mediaflow.errors import (
 )
 from mediaflow.storage import ContentStore, ObjectStore, open_store, parse_storage_url
 from mediaflow.storage.cache import ObjectCache
+from tests.conftest import data_dir_outside_pytest_tmp
 from tests.fakes.s3_server import SECRET_KEY, FlakyProxy, S3Server, aws_env, s3_server
 
 MiB = 1024 * 1024
@@ -191,15 +193,23 @@ def test_permission_denied_is_a_clear_error(
         message = str(caught.value)
         assert store.bucket in message and "refused (403" in message
     else:
-        if os.geteuid() == 0:
-            pytest.skip("root ignores file modes: a read-only folder cannot refuse it")
-        root = tmp_path / "store"
-        root.mkdir()
-        root.chmod(0o555)
-        try:
-            with pytest.raises(StorageDenied, match="cannot write"):
-                store.store(src)
-        finally:
+        with data_dir_outside_pytest_tmp() as base:  # a folder an unprivileged user can enter
+            readable = base / "clip.mp4"
+            shutil.copyfile(src, readable)
+            readable.chmod(0o644)
+            root = base / "store"
+            root.mkdir()
+            root.chmod(0o555)
+            local = ContentStore(root)
+            euid = os.geteuid()
+            if euid == 0:  # root ignores file modes: act as nobody for the call
+                os.seteuid(65534)
+            try:
+                with pytest.raises(StorageDenied, match="cannot write") as caught:
+                    local.store(readable)
+            finally:
+                if euid == 0:
+                    os.seteuid(0)
             root.chmod(0o755)
         message = str(caught.value)
     assert SECRET_KEY not in message and "\n" not in message

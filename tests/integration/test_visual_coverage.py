@@ -87,8 +87,8 @@ def test_the_pipeline_keeps_keyframes_and_a_timeline(
     ]  # fmt: skip
     assert keyframes[-1].end_s == pytest.approx(9.0, abs=0.11)
     for keyframe in keyframes:
-        path = media.keyframe_image(runtime, media_id, keyframe.shot)
-        with Image.open(io.BytesIO(path.read_bytes())) as picture:
+        data = media.keyframe_image(runtime, media_id, keyframe.shot)
+        with Image.open(io.BytesIO(data)) as picture:
             assert picture.format == "JPEG" and picture.width == keyframe.width <= 320
     logged = query(
         head_db,
