@@ -86,3 +86,29 @@ def test_a_reanalysis_never_reuses(head_db: str, runtime: Runtime, tmp_path: Pat
     media_service.reanalyze(runtime, second, PROVIDERS, queue=False)
     latest = _log(head_db, second)[-2:]
     assert all("reused_from" not in details for _, _, _, details in latest)
+
+
+def test_a_transcript_is_reused_and_searchable(
+    head_db: str, runtime: Runtime, tmp_path: Path
+) -> None:
+    sample = Path(__file__).resolve().parents[2] / "samples" / "speech.mp3"
+    copy = tmp_path / "speech again.mp3"
+    shutil.copy(sample, copy)
+    runs = []
+    for path in (sample, copy):
+        result = ingest(runtime, [path], providers=["faster_whisper"])
+        assert run_job(runtime, result.job_id).status is JobStatus.COMPLETED
+        runs.append(result.media_file_ids[0])
+    first, second = runs
+    text = query(
+        head_db,
+        "SELECT media_file_id, text, latency_ms FROM transcription WHERE is_active "
+        "ORDER BY created_at",
+    )
+    assert [row[0] for row in text] == [first, second]
+    assert text[0][1] == text[1][1] and text[1][2] == 0  # copied, not transcribed
+    moments = query(
+        head_db,
+        "SELECT media_file_id, count(*) FROM search_moment GROUP BY 1 ORDER BY min(id)",
+    )
+    assert dict(moments)[second] == dict(moments)[first] > 0

@@ -112,6 +112,17 @@ def test_16_bit_rgb_and_float_tiffs(tmp_path: Path) -> None:
     _assert_ramp(load_rgb(grey_f, DecodeLimits()))
 
 
+def test_cmyk_tiff_pillow_cannot_read_goes_through_tifffile(tmp_path: Path) -> None:
+    ink = np.zeros((20, 30, 4), dtype=np.uint8)
+    ink[:, :, 0] = 255  # full cyan, no black: (0, 255, 255)
+    path = tmp_path / "cmyk.tif"
+    tifffile.imwrite(path, ink, photometric="separated")
+    assert detect(path).media_type is MediaType.IMAGE
+    rgb = load_rgb(path, DecodeLimits())
+    assert rgb.shape == (20, 30, 3)
+    assert tuple(int(v) for v in rgb[10, 10]) == (0, 255, 255)
+
+
 def test_unusable_tiff_sample_format_is_named(tmp_path: Path) -> None:
     path = tmp_path / "complex.tif"
     tifffile.imwrite(path, np.ones((8, 8), dtype=np.complex64))

@@ -6,6 +6,11 @@
 - ``probe``: technical metadata (duration, codecs, size, rates, per-stream info).
 - ``audio``: the first audio stream as 16 kHz mono 16-bit WAV, and a WAV loader.
 - ``frames``: RGB frames of an image or sampled from a video (interval + scene cuts).
+- ``images``: every pixel format as 8-bit RGB, TIFFs via tifffile, animated GIF/WebP/PNG
+  as short videos, decoded pixels bounded (``limits.DecodeLimits``).
+- ``damage``: undecodable packets counted per stream; too many fail the file.
+- ``loudness``: EBU R128 / BS.1770 on the original channels and rate (pyebur128).
+- ``avlog``: FFmpeg's messages routed to the ``mediaflow.ffmpeg`` logger at DEBUG.
 
 Everything decodes with PyAV (FFmpeg libraries bundled in the wheel) and Pillow; no
 external ``ffmpeg`` binary is needed.

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from mediaflow.errors import InvalidInput, UnsupportedMedia
+from mediaflow.errors import InvalidInput, MediaflowError, UnsupportedMedia
 from mediaflow.media.limits import DecodeLimits
 
 __all__ = [
@@ -46,6 +46,7 @@ RGBArray = npt.NDArray[np.uint8]
 
 _ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
 _DEFAULT_FRAME_MS = 100  # browsers show a GIF frame without a delay for about this long
+_SEPARATED = 5  # TIFF photometric interpretation of CMYK
 _TIFF_SAMPLE_FORMATS = {1: "unsigned integer", 2: "signed integer", 3: "float", 4: "void"}
 
 
@@ -84,20 +85,31 @@ def _too_large(width: int, height: int, limits: DecodeLimits) -> str:
 
 
 @contextmanager
-def _open(path: Path, limits: DecodeLimits) -> Iterator[Image.Image]:
-    """Open with Pillow, shrinking a JPEG while decoding when it is over the pixel limit."""
+def _open(
+    path: Path, limits: DecodeLimits, want: tuple[int, int] | None = None
+) -> Iterator[Image.Image]:
+    """Open with Pillow within the pixel limit.
+
+    A JPEG is decoded scaled down by its DCT (1/2, 1/4, 1/8: the full size is never
+    in memory) when it is over the limit, or to no less than ``want`` when that is
+    smaller; any other format over the limit is refused before decoding.
+    """
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if width * height > limits.max_image_pixels:
-                if image.format != "JPEG":
-                    raise UnsupportedMedia(_too_large(width, height, limits))
-                # the decoder's DCT scales by 1/2, 1/4 or 1/8: take the first that fits
-                for divisor in (2, 4, 8):
-                    size = (math.ceil(width / divisor), math.ceil(height / divisor))
-                    if size[0] * size[1] <= limits.max_image_pixels:
-                        image.draft(image.mode, size)
-                        break
+            over = width * height > limits.max_image_pixels
+            if over and image.format != "JPEG":
+                raise UnsupportedMedia(_too_large(width, height, limits))
+            if image.format == "JPEG":
+                target = want or (width, height)
+                if over:  # the first DCT scale that fits the limit
+                    for divisor in (2, 4, 8):
+                        fit = (math.ceil(width / divisor), math.ceil(height / divisor))
+                        if fit[0] * fit[1] <= limits.max_image_pixels:
+                            target = (min(target[0], fit[0]), min(target[1], fit[1]))
+                            break
+                if target != (width, height):
+                    image.draft(image.mode, (max(1, target[0]), max(1, target[1])))
                 if image.size[0] * image.size[1] > limits.max_image_pixels:
                     raise UnsupportedMedia(_too_large(width, height, limits))
             yield image
@@ -145,16 +157,16 @@ def check_image(path: str | os.PathLike[str], mime: str, limits: DecodeLimits) -
     """
     path = Path(path)
     try:
-        with _open(path, limits) as image:
+        # a JPEG's every coefficient is still read at 1/8 scale: as thorough, 64x smaller
+        with _open(path, limits, want=(1, 1)) as image:
             # load() decodes the pixels: a truncated JPEG or PNG fails here, not later.
             image.load()
         return
-    except UnidentifiedImageError as exc:
+    except _PILLOW_FAILURES as exc:
+        # a TIFF Pillow cannot read (float64, planar, odd photometrics) goes to tifffile
         if not _is_tiff(path):
-            raise UnsupportedMedia(f"unsupported image format: {mime}") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"truncated or corrupt image: {exc}") from exc
-    _tiff_array(path, limits)
+            raise _failure(exc, mime) from exc
+    _tiff_rgb(path, limits)
 
 
 def load_rgb(
@@ -163,18 +175,39 @@ def load_rgb(
     """The image (its first frame) as upright 8-bit RGB, at most ``max_side`` on a side."""
     path = Path(path)
     try:
-        with _open(path, limits) as opened:
+        with _open(path, limits, want=_fit(path, max_side)) as opened:
             opened.seek(0)  # first frame of an animated GIF/WebP
             image = to_rgb8(ImageOps.exif_transpose(opened))
-    except UnidentifiedImageError as exc:
+    except _PILLOW_FAILURES as exc:
         if not _is_tiff(path):
-            raise UnsupportedMedia(f"unsupported image format: {path.suffix or 'unknown'}") from exc
-        image = Image.fromarray(_array_to_rgb8(_tiff_array(path, limits)))
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"truncated or corrupt image: {exc}") from exc
+            raise _failure(exc, path.suffix or "unknown") from exc
+        image = Image.fromarray(_tiff_rgb(path, limits))
     if max_side is not None and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+# what Pillow raises on a file it cannot read (IndexError/KeyError: odd TIFF tags)
+_PILLOW_FAILURES = (OSError, SyntaxError, ValueError, IndexError, KeyError)
+
+
+def _failure(exc: BaseException, what: str) -> MediaflowError:
+    if isinstance(exc, UnidentifiedImageError):
+        return UnsupportedMedia(f"unsupported image format: {what}")
+    return InvalidInput(f"truncated or corrupt image: {exc}")
+
+
+def _fit(path: Path, max_side: int | None) -> tuple[int, int] | None:
+    """The size an image is shown at (longer side ``max_side``): a JPEG decodes no larger."""
+    if max_side is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None  # the real open reports it
+    scale = min(1.0, max_side / max(width, height, 1))
+    return (max(1, int(width * scale)), max(1, int(height * scale)))
 
 
 # ----------------------------------------------------------------------------- modes
@@ -277,7 +310,17 @@ def _tiff_header(path: Path) -> ImageHeader:
         )
 
 
-def _tiff_array(path: Path, limits: DecodeLimits) -> npt.NDArray[Any]:
+def _tiff_rgb(path: Path, limits: DecodeLimits) -> RGBArray:
+    """A TIFF read by tifffile as 8-bit RGB (CMYK converted, alpha on white)."""
+    array, photometric = _tiff_array(path, limits)
+    if photometric == _SEPARATED and array.ndim == 3 and array.shape[2] >= 4:
+        ink = _grey_to_u8(array[:, :, :4]).astype(np.float32) / 255.0
+        rgb = 255.0 * (1.0 - ink[:, :, :3]) * (1.0 - ink[:, :, 3:4])
+        return np.ascontiguousarray(np.rint(rgb), dtype=np.uint8)
+    return _array_to_rgb8(array)
+
+
+def _tiff_array(path: Path, limits: DecodeLimits) -> tuple[npt.NDArray[Any], int]:
     """The first TIFF image as (height, width[, samples]); refused with its sample format."""
     tif, _series = _tiff_page(path)
     with tif:
@@ -294,12 +337,13 @@ def _tiff_array(path: Path, limits: DecodeLimits) -> npt.NDArray[Any]:
         except Exception as exc:  # codecs tifffile lacks, damaged strips
             raise InvalidInput(f"cannot decode TIFF ({_sample_format(page)}): {exc}") from exc
         axes = page.axes  # e.g. "YXS" (contiguous) or "SYX" (planar)
+        photometric = int(page.photometric)
     if "S" in axes and axes.index("S") < axes.index("Y"):
         array = np.moveaxis(array, axes.index("S"), -1)
     squeezed: npt.NDArray[Any] = np.squeeze(array)
     if squeezed.ndim not in (2, 3):
         raise UnsupportedMedia(f"unsupported TIFF layout: axes {axes}, shape {squeezed.shape}")
-    return squeezed
+    return squeezed, photometric
 
 
 # ----------------------------------------------------------------------------- animation

@@ -23,7 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from mediaflow.config import Settings
-from mediaflow.db.enums import MediaFileStatus, ProcessingLogStatus, ProcessingStage
+from mediaflow.db.enums import (
+    AnalysisProvider,
+    MediaFileStatus,
+    ProcessingLogStatus,
+    ProcessingStage,
+    TranscriptionProvider,
+)
 from mediaflow.db.models import (
     AnalysisResult,
     MediaFile,
@@ -135,7 +141,7 @@ def copy_provider(
             sa.select(Transcription).where(
                 Transcription.media_file_id == source.media_file_id,
                 Transcription.is_active,
-                Transcription.provider == name,
+                Transcription.provider == TranscriptionProvider(name),
             )
         ).all()
         for old in rows:
@@ -159,7 +165,7 @@ def copy_provider(
         sa.select(AnalysisResult).where(
             AnalysisResult.media_file_id == source.media_file_id,
             AnalysisResult.is_active,
-            AnalysisResult.provider == name,
+            AnalysisResult.provider == AnalysisProvider(name),
         )
     ).all()
     for old_result in results:
@@ -187,9 +193,10 @@ def _deactivate(
     provider: str,
     analysis_type: str | None = None,
 ) -> list[uuid.UUID]:
+    enum = AnalysisProvider if model is AnalysisResult else TranscriptionProvider
     conditions = [
         model.media_file_id == media_file_id,
-        model.provider == provider,
+        model.provider == enum(provider),
         model.is_active.is_(True),
     ]
     if analysis_type is not None and model is AnalysisResult:
