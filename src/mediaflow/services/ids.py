@@ -50,6 +50,14 @@ def _normalise(text: str, what: str) -> str:
     return prefix
 
 
+def _is_whole_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def resolve(runtime: Runtime, text: str, kinds: tuple[Kind, ...] = ("job", "media")) -> ResolvedId:
     """The job or media file (of ``kinds``) whose id is ``text`` or starts with it."""
     what = " or ".join("media" if k == "media" else k for k in kinds)
@@ -67,6 +75,8 @@ def resolve(runtime: Runtime, text: str, kinds: tuple[Kind, ...] = ("job", "medi
             ).all()
             found += [ResolvedId(kind, row) for row in rows]
     if not found:
+        if _is_whole_uuid(text):
+            raise NotFound(f"{what} {text.strip()} does not exist")
         raise NotFound(f"no {what} id starts with {text.strip()}")
     if len(found) > 1:
         shown = ", ".join(f"{r.kind} {r.id}" for r in found[:_SHOWN])
