@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.assemblyai_server import FakeAssemblyAI
 from tests.fakes.aws_server import FakeAWS
 from tests.fakes.azure_server import FakeAzure
 from tests.fakes.cloud import FakeVendor
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.google_server import FakeGoogle
+from tests.fakes.openai_chat_server import FakeOpenAIChat
 
 FAST_POLL = {"cloud_poll_interval_s": 0.01}
 
@@ -62,7 +64,17 @@ SPEECH_CASES = [
          lambda f, k: {"azure_speech_api_key": k, "azure_speech_base_url": f.base_url}),
 ]  # fmt: skip
 
-VISION_CASES: list[Case] = []
+VISION_CASES = [
+    Case("analysis", "openai", FakeOpenAIChat,
+         lambda f, k: {"openai_api_key": k, "openai_base_url": f.base_url + "/v1"}),
+    Case("analysis", "anthropic", FakeAnthropic,
+         lambda f, k: {"anthropic_api_key": k, "anthropic_base_url": f.base_url}),
+    Case("analysis", "google_vision", FakeGoogle,
+         lambda f, k: {"google_vision_api_key": k, "google_vision_base_url": f.base_url}),
+    Case("analysis", "aws_rekognition", FakeAWS, _aws),
+    Case("analysis", "azure_vision", FakeAzure,
+         lambda f, k: {"azure_vision_api_key": k, "azure_vision_base_url": f.base_url}),
+]  # fmt: skip
 
 
 def case(case_id: str) -> Case:

@@ -27,11 +27,19 @@ __all__ = ["THROTTLING", "aws_call", "aws_client", "aws_credentials"]
 
 T = TypeVar("T")
 
-THROTTLING = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
-    "ProvisionedThroughputExceededException", "LimitExceededException", "SlowDown",
-    "RequestLimitExceeded", "RequestThrottled",
-})  # fmt: skip
+THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "SlowDown",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+    }
+)
 
 
 def aws_credentials(settings: Settings) -> tuple[dict[str, str], str | None]:
@@ -54,8 +62,11 @@ def aws_credentials(settings: Settings) -> tuple[dict[str, str], str | None]:
     if not session.region_name:
         return {}, "no AWS region: set MEDIAFLOW_AWS_REGION (or AWS_REGION)"
     frozen = credentials.get_frozen_credentials()
-    found = {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
-             "region": session.region_name}  # fmt: skip
+    found = {
+        "access_key_id": frozen.access_key,
+        "secret_access_key": frozen.secret_key,
+        "region": session.region_name,
+    }
     if frozen.token:
         found["session_token"] = frozen.token
     return found, None
@@ -104,8 +115,9 @@ def aws_call(vendor: str, credentials: dict[str, str], call: Callable[[], T]) ->
         meta = exc.response.get("ResponseMetadata") or {}
         status = int(meta.get("HTTPStatusCode") or 0)
         code = str(error.get("Code") or "error")
-        message = scrub(f"{vendor} answered HTTP {status} {code}: {error.get('Message', '')}",
-                        secrets)  # fmt: skip
+        message = scrub(
+            f"{vendor} answered HTTP {status} {code}: {error.get('Message', '')}", secrets
+        )
         if code in THROTTLING or status == 429 or status >= 500:
             headers = meta.get("HTTPHeaders") or {}
             retry_after = retry_after_seconds(headers.get("retry-after"))

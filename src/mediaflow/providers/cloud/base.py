@@ -104,10 +104,12 @@ class CloudTranscriber(_Cloud, Transcriber):
                 output = self._recognize(media.audio_path, credentials)
             else:
                 output = transcribe_in_chunks(
-                    media.audio_path, Path(work),
+                    media.audio_path,
+                    Path(work),
                     lambda path: self._recognize(path, credentials),
-                    max_seconds=limit, overlap_s=self.settings.cloud_chunk_overlap_s,
-                )  # fmt: skip
+                    max_seconds=limit,
+                    overlap_s=self.settings.cloud_chunk_overlap_s,
+                )
         output.details.setdefault(
             "billing", {"audio_seconds": round(wav_duration(media.audio_path), 3)}
         )
@@ -189,9 +191,15 @@ class CloudAnalyzer(_Cloud, Analyzer):
     ) -> tuple[dict[str, Any], dict[str, float]]:
         """One image's answer (reduced to plain JSON) and the units billed for it."""
 
-    @abstractmethod
     def _combine(self, answers: list[FrameAnswer]) -> list[AnalysisOutput]:
-        """The analysis outputs of all frames' answers."""
+        """The analysis outputs of all frames' answers (``cloud.vision.combine``)."""
+        from mediaflow.providers.cloud.vision import combine
+
+        return combine(answers, self.analysis_types, model=self.model_name())
+
+    def model_name(self) -> str:
+        """The model (or API version) the results name."""
+        return self.name
 
 
 def encode_jpeg(frame: Frame, max_bytes: int, max_side: int) -> bytes:

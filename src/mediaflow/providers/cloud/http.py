@@ -133,9 +133,11 @@ class VendorHTTP:
         except httpx.TransportError as exc:
             # httpx's messages name the host, never headers or query: safe after scrubbing
             raise RetryLater(
-                self.scrub(f"{self.vendor}: cannot reach {httpx.URL(url).host}: "
-                           f"{type(exc).__name__}: {exc}")
-            ) from exc  # fmt: skip
+                self.scrub(
+                    f"{self.vendor}: cannot reach {httpx.URL(url).host}: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            ) from exc
         self.raise_for_status(response)
         return response
 

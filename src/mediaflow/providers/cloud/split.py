@@ -137,10 +137,14 @@ def stitch(parts: list[tuple[AudioChunk, TranscriptOutput]]) -> TranscriptOutput
                 text = segment.text
             segments.append(
                 Segment(
-                    start=round(start, 3), end=round(end, 3), text=text, words=words,
-                    confidence=segment.confidence, speaker=segment.speaker,
+                    start=round(start, 3),
+                    end=round(end, 3),
+                    text=text,
+                    words=words,
+                    confidence=segment.confidence,
+                    speaker=segment.speaker,
                 )
-            )  # fmt: skip
+            )
         if output.confidence is not None:
             confidences.append((output.confidence, max(1, len(output.text.split()))))
     segments.sort(key=lambda s: s.start)

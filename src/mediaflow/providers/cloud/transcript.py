@@ -30,13 +30,16 @@ def segments_from_words(
             probabilities = [w.probability for w in current if w.probability is not None]
             segments.append(
                 Segment(
-                    start=current[0].start, end=current[-1].end,
-                    text=" ".join(w.word for w in current), words=list(current),
+                    start=current[0].start,
+                    end=current[-1].end,
+                    text=" ".join(w.word for w in current),
+                    words=list(current),
                     confidence=round(sum(probabilities) / len(probabilities), 4)
-                    if probabilities else None,
+                    if probabilities
+                    else None,
                     speaker=speaker,
                 )
-            )  # fmt: skip
+            )
             current.clear()
 
     for i, word in enumerate(words):

@@ -46,20 +46,25 @@ class AssemblyAIProvider(CloudTranscriber):
         base = settings.assemblyai_base_url.rstrip("/")
         headers = {"Authorization": key}
         upload = http.json(
-            "POST", f"{base}/v2/upload",
+            "POST",
+            f"{base}/v2/upload",
             headers={**headers, "Content-Type": "application/octet-stream"},
             content=audio.read_bytes(),
-        )  # fmt: skip
+        )
         upload_url = upload.get("upload_url")
         if not isinstance(upload_url, str):
             raise ProviderError("AssemblyAI: malformed upload answer (no upload_url)")
         created = http.json(
-            "POST", f"{base}/v2/transcript", headers=headers,
+            "POST",
+            f"{base}/v2/transcript",
+            headers=headers,
             json={
-                "audio_url": upload_url, "speaker_labels": True, "language_detection": True,
+                "audio_url": upload_url,
+                "speaker_labels": True,
+                "language_detection": True,
                 "speech_model": settings.assemblyai_speech_model,
             },
-        )  # fmt: skip
+        )
         transcript_id = created.get("id")
         if not isinstance(transcript_id, str):
             raise ProviderError("AssemblyAI: malformed answer (transcript without id)")
@@ -104,14 +109,17 @@ def parse_transcript(body: dict[str, Any], *, model: str) -> TranscriptOutput:
     if utterances:
         segments = [
             Segment(
-                start=round(float(u["start"]) / 1000, 3), end=round(float(u["end"]) / 1000, 3),
-                text=str(u["text"]).strip(), words=[_word(w) for w in u.get("words") or []],
-                confidence=round(float(u["confidence"]), 4) if u.get("confidence") is not None
+                start=round(float(u["start"]) / 1000, 3),
+                end=round(float(u["end"]) / 1000, 3),
+                text=str(u["text"]).strip(),
+                words=[_word(w) for w in u.get("words") or []],
+                confidence=round(float(u["confidence"]), 4)
+                if u.get("confidence") is not None
                 else None,
                 speaker=_speaker(u.get("speaker")),
             )
             for u in utterances
-        ]  # fmt: skip
+        ]
     else:
         segments = segments_from_words(words, [_speaker(w.get("speaker")) for w in raw_words])
     details: dict[str, Any] = {"engine": "assemblyai", "transcript_id": body.get("id")}

@@ -62,24 +62,39 @@ class AWSTranscribeProvider(CloudTranscriber):
         job = f"mediaflow-{uuid.uuid4().hex}"
         key, output_key = f"mediaflow/{job}.wav", f"mediaflow/{job}.json"
         vendor = self.vendor
-        aws_call(vendor, credentials, lambda: s3.put_object(
-            Bucket=bucket, Key=key, Body=audio.read_bytes(), ContentType="audio/wav"))  # fmt: skip
+        aws_call(
+            vendor,
+            credentials,
+            lambda: s3.put_object(
+                Bucket=bucket, Key=key, Body=audio.read_bytes(), ContentType="audio/wav"
+            ),
+        )
         try:
             language: dict[str, Any] = (
                 {"LanguageCode": settings.aws_transcribe_language}
-                if settings.aws_transcribe_language else {"IdentifyLanguage": True}
-            )  # fmt: skip
-            aws_call(vendor, credentials, lambda: transcribe.start_transcription_job(
-                TranscriptionJobName=job, Media={"MediaFileUri": f"s3://{bucket}/{key}"},
-                MediaFormat="wav", OutputBucketName=bucket, OutputKey=output_key,
-                Settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 4}, **language,
-            ))  # fmt: skip
+                if settings.aws_transcribe_language
+                else {"IdentifyLanguage": True}
+            )
+            aws_call(
+                vendor,
+                credentials,
+                lambda: transcribe.start_transcription_job(
+                    TranscriptionJobName=job,
+                    Media={"MediaFileUri": f"s3://{bucket}/{key}"},
+                    MediaFormat="wav",
+                    OutputBucketName=bucket,
+                    OutputKey=output_key,
+                    Settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 4},
+                    **language,
+                ),
+            )
 
             def get_job() -> Any:
                 return aws_call(
-                    vendor, credentials,
+                    vendor,
+                    credentials,
                     lambda: transcribe.get_transcription_job(TranscriptionJobName=job),
-                )  # fmt: skip
+                )
 
             answer = poll(
                 get_job,
@@ -95,8 +110,9 @@ class AWSTranscribeProvider(CloudTranscriber):
                 raise ProviderError(
                     f"Amazon Transcribe job failed: {status.get('FailureReason', 'no reason')}"
                 )
-            obj = aws_call(vendor, credentials,
-                           lambda: s3.get_object(Bucket=bucket, Key=output_key))  # fmt: skip
+            obj = aws_call(
+                vendor, credentials, lambda: s3.get_object(Bucket=bucket, Key=output_key)
+            )
             raw = obj["Body"].read()
         finally:
             # the user's audio does not stay in the bucket; a failed cleanup costs nothing else
@@ -128,11 +144,12 @@ def parse_transcript(body: dict[str, Any], *, model: str) -> TranscriptOutput:
         confidence = best.get("confidence")
         words.append(
             Word(
-                start=round(float(item["start_time"]), 3), end=round(float(item["end_time"]), 3),
+                start=round(float(item["start_time"]), 3),
+                end=round(float(item["end_time"]), 3),
                 word=str(best["content"]),
                 probability=round(float(confidence), 4) if confidence not in (None, "") else None,
             )
-        )  # fmt: skip
+        )
         speakers.append(item.get("speaker_label"))
     transcripts = results.get("transcripts") or []
     text = " ".join(str(t.get("transcript") or "") for t in transcripts).strip()

@@ -98,13 +98,17 @@ def parse_transcribe(body: dict[str, Any], *, model: str) -> TranscriptOutput:
         segments.append(
             Segment(
                 start=start,
-                end=_seconds(float(phrase["offsetMilliseconds"]) + float(phrase["durationMilliseconds"])),  # noqa: E501
-                text=str(phrase["text"]).strip(), words=words,
+                end=_seconds(
+                    float(phrase["offsetMilliseconds"]) + float(phrase["durationMilliseconds"])
+                ),
+                text=str(phrase["text"]).strip(),
+                words=words,
                 confidence=round(float(phrase["confidence"]), 4)
-                if phrase.get("confidence") is not None else None,
+                if phrase.get("confidence") is not None
+                else None,
                 speaker=None if speaker is None else f"speaker_{speaker}",
             )
-        )  # fmt: skip
+        )
     combined = body.get("combinedPhrases") or []
     text = " ".join(str(c.get("text") or "").strip() for c in combined) or " ".join(
         s.text for s in segments

@@ -43,9 +43,13 @@ class DeepgramProvider(CloudTranscriber):
             self.vendor, timeout_s=settings.provider_timeout_s, secrets=[credentials["key"]]
         )
         params = {
-            "model": settings.deepgram_model, "smart_format": "true", "punctuate": "true",
-            "diarize": "true", "utterances": "true", "detect_language": "true",
-        }  # fmt: skip
+            "model": settings.deepgram_model,
+            "smart_format": "true",
+            "punctuate": "true",
+            "diarize": "true",
+            "utterances": "true",
+            "detect_language": "true",
+        }
         body = http.json(
             "POST",
             settings.deepgram_base_url.rstrip("/") + "/v1/listen",
@@ -71,12 +75,13 @@ def parse_listen(body: dict[str, Any], *, model: str) -> TranscriptOutput:
     alternative = channel["alternatives"][0]
     words = [
         Word(
-            start=round(float(w["start"]), 3), end=round(float(w["end"]), 3),
+            start=round(float(w["start"]), 3),
+            end=round(float(w["end"]), 3),
             word=str(w.get("punctuated_word") or w["word"]),
             probability=round(float(w["confidence"]), 4) if "confidence" in w else None,
         )
         for w in alternative.get("words") or []
-    ]  # fmt: skip
+    ]
     speakers = [_speaker(w.get("speaker")) for w in alternative.get("words") or []]
     utterances = body["results"].get("utterances")
     segments: list[Segment]
@@ -87,11 +92,14 @@ def parse_listen(body: dict[str, Any], *, model: str) -> TranscriptOutput:
             inside = [w for w in words if start - 0.01 <= (w.start + w.end) / 2 <= end + 0.01]
             segments.append(
                 Segment(
-                    start=start, end=end, text=str(u["transcript"]).strip(), words=inside,
+                    start=start,
+                    end=end,
+                    text=str(u["transcript"]).strip(),
+                    words=inside,
                     confidence=round(float(u["confidence"]), 4) if "confidence" in u else None,
                     speaker=_speaker(u.get("speaker")),
                 )
-            )  # fmt: skip
+            )
     else:
         segments = segments_from_words(words, speakers)
     metadata = body.get("metadata") or {}
