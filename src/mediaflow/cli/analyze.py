@@ -28,11 +28,15 @@ ProvidersOption = Annotated[
 ]
 
 
-def analyze(
+def analyze(  # noqa: PLR0917 - one parameter per command-line option
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursed).")],
     name: Annotated[str | None, typer.Option("--name", "-n", help="A name for the job.")] = None,
     providers: ProvidersOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="Budget in USD for cloud providers (options.max_cost)."),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="With workers running: wait for the job.")
     ] = True,
@@ -44,7 +48,8 @@ def analyze(
     """
     with cli_runtime() as runtime:
         # unknown or unavailable providers fail before anything is stored
-        request = jobs.check_request(runtime, name=name, providers=providers)
+        options = {"max_cost": max_cost} if max_cost is not None else None
+        request = jobs.check_request(runtime, name=name, providers=providers, options=options)
         result = jobs.create_job(runtime, request, paths)
         for skipped, reason in result.skipped:
             console.print(f"[yellow]skipped[/] {skipped}: {reason}", highlight=False)

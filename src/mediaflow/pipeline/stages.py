@@ -44,6 +44,7 @@ from mediaflow.pipeline.records import (
     Records,
 )
 from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
+from mediaflow.providers.cloud.pricing import cost_of, estimate_units
 from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
 from mediaflow.runtime import Runtime
 from mediaflow.storage import ContentStore
@@ -283,6 +284,8 @@ class Pipeline:
         recorded on the outcome and costs only that provider.
         """
         name, file, outcome = provider.name, run.file, run.outcome
+        if provider.needs_key and not self._within_budget(run, stage, provider, media):
+            return
         try:
             with run.timer(stage) as step:
                 step.details["provider"] = name
@@ -294,6 +297,7 @@ class Pipeline:
                     step.details.update(
                         words=len(transcript.text.split()), language=transcript.language
                     )
+                    billing = transcript.details.get("billing")
                     outcome.transcriptions += 1
                 else:
                     assert isinstance(provider, Analyzer)
@@ -301,9 +305,35 @@ class Pipeline:
                     latency = _ms_since(started)
                     self.records.save_analysis(file, name, outputs, latency)
                     step.details["analysis_types"] = [o.analysis_type for o in outputs]
+                    billing = next((o.billing for o in outputs if o.billing), None)
                     outcome.results += len(outputs)
+                if provider.needs_key:  # a cloud call: its cost goes in the log (the ledger)
+                    units = billing or estimate_units(provider, media)
+                    step.details["cost"] = cost_of(self.settings, provider.kind, name, units)
         except Exception as exc:
             outcome.provider_failures.append(f"{name}: {error_message(exc)}")
+
+    def _within_budget(
+        self, run: _Run, stage: ProcessingStage, provider: Provider, media: MediaInput
+    ) -> bool:
+        """Whether a cloud call fits the job's ``options.max_cost``; if not, log the skip."""
+        budget = self.records.budget(run.file.job_id)
+        if budget.max_cost is None:
+            return True
+        estimate = cost_of(
+            self.settings, provider.kind, provider.name, estimate_units(provider, media)
+        )
+        usd = float(estimate["usd"])  # type: ignore[arg-type]
+        if budget.allows(usd):
+            return True
+        self._skip(
+            run, stage,
+            f"budget: {provider.name} would cost about ${usd:.4f}; the job has spent "
+            f"${budget.spent:.4f} of its max_cost ${budget.max_cost:.4f}",
+            provider=provider.name, budget="exceeded", estimated_usd=usd,
+            spent_usd=budget.spent, max_cost=budget.max_cost,
+        )  # fmt: skip
+        return False
 
     def _retrying(self, step: StageStep, provider: str, call: Callable[[], T]) -> T:
         def on_retry(attempt: int, exc: BaseException) -> None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mediaflow.config import Settings
+from mediaflow.providers.base import MediaInput, Provider, Transcriber
 
-__all__ = ["DEFAULT_PRICES", "PRICES_DATE", "cost_of", "price_table"]
+__all__ = ["DEFAULT_PRICES", "PRICES_DATE", "cost_of", "estimate_units", "price_table"]
 
 PRICES_DATE = "2026-11-26"
 
@@ -63,3 +64,24 @@ def cost_of(
         "usd": round(usd, 6),
         "prices_date": PRICES_DATE if not settings.cloud_prices else f"{PRICES_DATE}+settings",
     }
+
+
+def estimate_units(provider: Provider, media: MediaInput) -> dict[str, float]:
+    """The units a call of ``provider`` on ``media`` would be billed (before it is made).
+
+    Cloud bases know their own (``estimate_units``); any other transcriber is billed
+    by audio seconds, any other analyzer by images.
+    """
+    own = getattr(provider, "estimate_units", None)
+    if callable(own):
+        return dict(own(media))
+    if isinstance(provider, Transcriber):
+        if media.audio_path is not None:
+            from mediaflow.providers.cloud.split import wav_duration
+
+            try:
+                return {"audio_seconds": round(wav_duration(media.audio_path), 3)}
+            except Exception:
+                pass
+        return {"audio_seconds": float(media.duration_s or 0.0)}
+    return {"images": float(max(1, len(media.frames)))}
