@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import email.utils
 import math
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +103,8 @@ class OpenAITranscriptionProvider(Transcriber):
 
     name: ClassVar[str] = TranscriptionProvider.OPENAI.value
     needs_key: ClassVar[bool] = True
+    #: the API's upload limit; longer audio is sent in overlapping chunks (cloud.split)
+    max_upload_bytes: ClassVar[int] = MAX_UPLOAD_BYTES
 
     def _availability(self) -> Availability:
         """Available when an API key is configured (no request is made to check it)."""
@@ -110,25 +113,37 @@ class OpenAITranscriptionProvider(Transcriber):
         return Availability(True)
 
     def _transcribe(self, media: MediaInput, model: Any) -> TranscriptOutput:
-        """Upload ``media.audio_path`` and parse the verbose_json transcript."""
-        settings = self.settings
-        key = _api_key(settings)
+        """Upload ``media.audio_path`` (in overlapping chunks when it is over the API's
+        25 MB) and parse the verbose_json transcript."""
+        key = _api_key(self.settings)
         if key is None:
             raise ProviderUnavailable(f"no OpenAI API key: set {KEY_ENV_VAR}")
         assert media.audio_path is not None  # Transcriber.transcribe checked it
-        size = media.audio_path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            # Refused locally: uploading it only to be told 413 wastes the user's bandwidth.
-            raise ProviderError(
-                f"the audio of {media.label} is {size / 1e6:.1f} MB as "
-                f"16 kHz WAV; the OpenAI audio API accepts at most {MAX_UPLOAD_BYTES // 2**20} MB"
-            )
+        audio = media.audio_path
+        if audio.stat().st_size <= self.max_upload_bytes:
+            output = self._upload(audio, key, media.label)
+        else:
+            # Split by time with overlap and stitched by timestamps, rather than refused.
+            from mediaflow.providers.cloud.split import seconds_for_bytes, transcribe_in_chunks
+
+            with tempfile.TemporaryDirectory(prefix="mediaflow-openai-") as work:
+                output = transcribe_in_chunks(
+                    audio, Path(work), lambda path: self._upload(path, key, media.label),
+                    max_seconds=seconds_for_bytes(audio, self.max_upload_bytes),
+                    overlap_s=self.settings.cloud_chunk_overlap_s,
+                )  # fmt: skip
+        return output
+
+    def _upload(self, audio: Path, key: str, label: str) -> TranscriptOutput:
+        """One request of one file (at most ``max_upload_bytes``)."""
+        settings = self.settings
+        size = audio.stat().st_size
         url = settings.openai_base_url.rstrip("/") + "/audio/transcriptions"
         api_model = settings.openai_transcription_model
         started = time.perf_counter()
         response = _post(
-            url, key, media.audio_path, model=api_model, timeout_s=settings.provider_timeout_s,
-            display_name=media.label,
+            url, key, audio, model=api_model, timeout_s=settings.provider_timeout_s,
+            display_name=label,
         )  # fmt: skip
         elapsed = time.perf_counter() - started
         _raise_for_status(response, key)
@@ -155,6 +170,8 @@ class OpenAITranscriptionProvider(Transcriber):
             request_seconds=round(elapsed, 3),
             upload_bytes=size,
         )
+        if output.details.get("duration_s") is not None:  # whisper-1 bills by audio length
+            output.details["billing"] = {"audio_seconds": output.details["duration_s"]}
         return output
 
 
