@@ -8,6 +8,7 @@ the limit, as the real API refuses over 60 s) and OpenAI's audio API (25 MB).
 
 from __future__ import annotations
 
+import itertools
 import wave
 from io import BytesIO
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_plan_covers_everything_once() -> None:
     assert [round(start, 3) for start, *_ in plan] == [0.0, 8.0, 16.0]
     assert plan[-1][0] + plan[-1][1] == pytest.approx(25.0)
     # the owned spans tile the timeline: each instant belongs to exactly one chunk
-    for (_, _, _, own_to), (_, _, own_from, _) in zip(plan, plan[1:], strict=False):
+    for (_, _, _, own_to), (_, _, own_from, _) in itertools.pairwise(plan):
         assert own_to == own_from
     assert plan_chunks(5.0, 10.0, 2.0) == [(0.0, 5.0, 0.0, float("inf"))]
 
