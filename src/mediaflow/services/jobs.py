@@ -10,6 +10,7 @@ are not a JSON object, server-side paths outside the allowed roots.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ def check_max_cost(value: Any) -> None:
     """``options.max_cost`` (the job's cloud budget in USD) must be a number >= 0."""
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0:
         raise InvalidInput(
             f"options.max_cost must be a number of US dollars >= 0, not {value!r}",
             hint='e.g. {"max_cost": 0.50}',
