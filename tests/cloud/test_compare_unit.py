@@ -30,8 +30,8 @@ def test_wer_agrees_with_jiwer(reference: str, hypothesis: str) -> None:
 
 
 def test_diff_runs_rebuild_both_sides() -> None:
-    a = "Hello from mediaflow. This is a test".split()
-    b = "hello from media flow this is the test".split()
+    a = ["Hello", "from", "mediaflow.", "This", "is", "a", "test"]
+    b = ["hello", "from", "media", "flow", "this", "is", "the", "test"]
     runs = word_diff(a, b)
     assert [w for run in runs for w in run["a"]] == a
     assert [w for run in runs for w in run["b"]] == b

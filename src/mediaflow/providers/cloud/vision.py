@@ -4,7 +4,8 @@ Each cloud vision provider reduces one frame's answer to a ``FrameAnswer.answer`
 some of these keys (pixel boxes in the frame's own size, confidences in 0..1):
 
 - ``labels``: ``[{"name", "confidence"}]``           -> analysis type ``labels``
-- ``lines``: ``[{"text", "confidence", "box"}]``      -> ``ocr`` (as rapidocr's)
+- ``lines``: ``[{"text", "confidence", "box"}]``      -> ``ocr`` (as rapidocr's; a
+  ``{x, y, w, h}`` box becomes its four corners)
 - ``faces``: ``[{"x", "y", "w", "h", "confidence"}]`` -> ``faces`` (as the local one's)
 - ``moderation``: ``{"flagged", "categories"}``        -> ``moderation``
 - ``caption``: ``"..."``                               -> ``caption``
@@ -68,6 +69,14 @@ def validate_frame_json(value: Any, vendor: str) -> dict[str, Any]:
     }
 
 
+def _corners(box: Any) -> list[list[int]]:
+    """An ``{x, y, w, h}`` box as the four corners the local OCR provider records."""
+    if not isinstance(box, dict):
+        return box if isinstance(box, list) else []
+    x, y, w, h = (int(box.get(k, 0)) for k in ("x", "y", "w", "h"))
+    return [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
+
+
 def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
@@ -111,7 +120,9 @@ def combine(
         words: set[str] = set()
         confidences: list[float] = []
         for item in answers:
-            lines = item.answer.get("lines") or []
+            # boxes as rapidocr writes them: four [x, y] corners, clockwise from top-left
+            lines = [{**line, "box": _corners(line.get("box"))}
+                     for line in item.answer.get("lines") or []]  # fmt: skip
             for line in lines:
                 unique.setdefault(line["text"], None)
                 words.update(w.lower() for w in str(line["text"]).split())
