@@ -29,11 +29,9 @@ counts. It reports the language as a name ("english"); it is stored as the ISO c
 from __future__ import annotations
 
 import bisect
-import email.utils
 import math
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +48,8 @@ from mediaflow.providers.base import (
     TranscriptOutput,
     Word,
 )
+from mediaflow.providers.cloud.http import RetryLater
+from mediaflow.providers.cloud.http import retry_after_seconds as _retry_after
 
 KEY_ENV_VAR = "MEDIAFLOW_OPENAI_API_KEY"
 # The audio API refuses uploads over 25 MB (about 13 minutes of 16 kHz 16-bit WAV).
@@ -79,15 +79,6 @@ _WHISPER_LANGUAGES = (
 _LANGUAGE_CODES: dict[str, str] = {
     name: code for code, name in (pair.split(":") for pair in _WHISPER_LANGUAGES.split())
 }
-
-
-class RetryLater(TransientProviderError):
-    """A transient failure for which the API said how long to wait (``Retry-After``)."""
-
-    def __init__(self, message: str, *, retry_after_s: float | None) -> None:
-        super().__init__(message)
-        # Read by the pipeline's retry loop (duck-typed, capped by provider_retry_max_wait_s).
-        self.retry_after_s = retry_after_s
 
 
 def _api_key(settings: Settings) -> str | None:
@@ -230,24 +221,6 @@ def _api_message(response: httpx.Response, key: str) -> str:
         if isinstance(error, str) and error:
             return _scrub(error, key)
     return _snippet(response.text, key) or response.reason_phrase or "no message"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _scrub(text: str, key: str) -> str:
