@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import wave
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,14 @@ def secret(value: SecretStr | None) -> str | None:
         return None
     text = value.get_secret_value().strip()
     return text or None
+
+
+def _duration_or_none(path: Path) -> float | None:
+    """Seconds of a PCM WAV; None when it is not one."""
+    try:
+        return wav_duration(path)
+    except (OSError, EOFError, wave.Error):
+        return None
 
 
 def sample_evenly(frames: list[Frame], limit: int) -> list[Frame]:
@@ -110,14 +119,17 @@ class CloudTranscriber(_Cloud, Transcriber):
                     max_seconds=limit,
                     overlap_s=self.settings.cloud_chunk_overlap_s,
                 )
-        output.details.setdefault(
-            "billing", {"audio_seconds": round(wav_duration(media.audio_path), 3)}
-        )
+        seconds = _duration_or_none(media.audio_path)
+        if seconds is not None:
+            output.details.setdefault("billing", {"audio_seconds": round(seconds, 3)})
         output.details.setdefault("engine", self.vendor)
         return output
 
     def chunk_seconds(self, audio: Path) -> float | None:
         """Seconds per chunk when ``audio`` is over the vendor's limits; None: send it whole."""
+        duration = _duration_or_none(audio)
+        if duration is None:  # not a PCM WAV: the vendor decodes it (or says why not)
+            return None
         limits = []
         if self.max_seconds is not None:
             limits.append(self.max_seconds)
@@ -126,13 +138,12 @@ class CloudTranscriber(_Cloud, Transcriber):
         if not limits:
             return None
         limit = min(limits)
-        return limit if wav_duration(audio) > limit else None
+        return limit if duration > limit else None
 
     def estimate_units(self, media: MediaInput) -> dict[str, float]:
         """Billed units a call on ``media`` would cost (before it is made)."""
-        if media.audio_path is not None:
-            return {"audio_seconds": wav_duration(media.audio_path)}
-        return {"audio_seconds": float(media.duration_s or 0.0)}
+        seconds = _duration_or_none(media.audio_path) if media.audio_path else None
+        return {"audio_seconds": seconds if seconds is not None else float(media.duration_s or 0)}
 
     @abstractmethod
     def _recognize(self, audio: Path, credentials: dict[str, str]) -> TranscriptOutput:
