@@ -72,7 +72,7 @@ def test_scrub_replaces_every_secret_but_not_tiny_ones() -> None:
 
 def test_poll_gives_up_after_its_deadline_as_a_transient_error() -> None:
     calls: list[int] = []
-    with pytest.raises(RetryLater, match="still running after 0.05 s"):
+    with pytest.raises(RetryLater, match=r"still running after 0\.05 s"):
         poll(lambda: calls.append(1) or "processing", lambda v: v == "done",
              interval_s=0.01, timeout_s=0.05, what="job x")  # fmt: skip
     assert len(calls) >= 2
