@@ -284,7 +284,11 @@ class Pipeline:
         recorded on the outcome and costs only that provider.
         """
         name, file, outcome = provider.name, run.file, run.outcome
-        if provider.needs_key and not self._within_budget(run, stage, provider, media):
+        try:
+            if provider.needs_key and not self._within_budget(run, stage, provider, media):
+                return
+        except Exception as exc:  # the budget could not be read: no unbudgeted cloud call
+            outcome.provider_failures.append(f"{name}: budget check failed: {error_message(exc)}")
             return
         try:
             with run.timer(stage) as step:
