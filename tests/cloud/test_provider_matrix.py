@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 
 ALL = [*SPEECH_CASES, *VISION_CASES]
 WRONG_KEY = "wrong-secret-key-9f8e7d6c5b4a"
+DIARIZING = {"deepgram", "assemblyai", "aws_transcribe", "azure_speech"}
 VENDOR_MESSAGE = "mediaflow test: parameter 'x' is not valid"
 
 
@@ -70,6 +71,9 @@ def _check_success(case: Case, output: TranscriptOutput | list[AnalysisOutput]) 
         assert all(0 <= w.start <= w.end for w in words)
         assert output.language is not None and output.language.startswith("en")
         assert output.details["billing"]["audio_seconds"] > 0
+        assert output.confidence is not None and 0 < output.confidence <= 1
+        if case.name in DIARIZING:  # speakers where the vendor gives them
+            assert all(s.speaker for s in output.segments), [s.speaker for s in output.segments]
     else:
         types = {o.analysis_type for o in output}
         assert types & {"labels", "caption"}, types
