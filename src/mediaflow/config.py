@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     google_speech_model: str = Field(default="long")
     google_speech_language: str = Field(default="en-US")
     aws_region: str | None = Field(
-        default=None, description="AWS region; unset: the standard AWS chain (AWS_REGION...)."
+        default=None, description="AWS region; unset: the AWS chain (AWS_DEFAULT_REGION)."
     )
     aws_endpoint_url: str | None = Field(
         default=None, description="Endpoint for every AWS service; unset: AWS_ENDPOINT_URL."

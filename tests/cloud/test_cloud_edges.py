@@ -93,3 +93,24 @@ def test_audio_the_vendor_cannot_decode_fails_with_its_reason(case: Case, tmp_pa
             )
     assert not isinstance(caught.value, TransientProviderError)
     assert UNDECODABLE[case.name] in str(caught.value)
+
+
+def test_aws_uses_the_standard_credential_chain_and_endpoint(
+    monkeypatch: pytest.MonkeyPatch, red_image: Path
+) -> None:
+    from tests.fakes.aws_server import FakeAWS
+
+    with FakeAWS() as fake:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": fake.api_key, "AWS_SECRET_ACCESS_KEY": fake.secret_key,
+            "AWS_DEFAULT_REGION": fake.region, "AWS_ENDPOINT_URL": fake.base_url,
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+            monkeypatch.delenv(name, raising=False)
+        registry = ProviderRegistry(Settings())  # no MEDIAFLOW_AWS_* at all
+        analyzer = registry.analyzer("aws_rekognition")
+        assert analyzer.availability().available, analyzer.availability().reason
+        outputs = analyzer.analyze(MediaInput(red_image, MediaType.IMAGE))
+    assert {o.analysis_type for o in outputs} == {"labels", "ocr", "faces", "moderation"}
+    assert all(r.answered == 200 for r in fake.requests) and len(fake.requests) == 4

@@ -60,7 +60,7 @@ def aws_credentials(settings: Settings) -> tuple[dict[str, str], str | None]:
             "MEDIAFLOW_AWS_SECRET_ACCESS_KEY, or configure the AWS credential chain"
         )
     if not session.region_name:
-        return {}, "no AWS region: set MEDIAFLOW_AWS_REGION (or AWS_REGION)"
+        return {}, "no AWS region: set MEDIAFLOW_AWS_REGION (or AWS_DEFAULT_REGION)"
     frozen = credentials.get_frozen_credentials()
     found = {
         "access_key_id": frozen.access_key,
