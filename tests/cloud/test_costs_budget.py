@@ -131,3 +131,14 @@ def test_every_cloud_provider_has_dated_prices_and_names_its_setting() -> None:
         assert case.name not in registry.defaults(case.kind)  # type: ignore[arg-type]
     cost = cost_of(Settings(), "transcription", "deepgram", {"audio_seconds": 60})
     assert cost["usd"] == pytest.approx(0.0043) and cost["prices_date"] == PRICES_DATE
+
+
+def test_costs_of_an_unknown_job_is_not_found(head_db: str, tmp_path: Path) -> None:
+    import uuid
+
+    from mediaflow.errors import NotFound
+
+    with make_runtime(head_db, tmp_path) as runtime:
+        with pytest.raises(NotFound):
+            cost_service.costs(runtime, uuid.uuid4())
+        assert cost_service.costs(runtime).lines == []  # no cloud call yet: nothing spent
