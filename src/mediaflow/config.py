@@ -119,6 +119,78 @@ class Settings(BaseSettings):
         description="Server-side folders POST /jobs may read from (JSON list); empty: none.",
     )
 
+    # --- cloud providers (issue 13) ---
+    # Every cloud provider runs only when a job names it. A key setting left unset makes
+    # its provider unavailable (listed with the reason); a base URL points it elsewhere
+    # (the tests point each one at a local fake of the vendor's wire format).
+    deepgram_api_key: SecretStr | None = Field(default=None, description="Deepgram API key.")
+    deepgram_base_url: str = Field(default="https://api.deepgram.com")
+    deepgram_model: str = Field(default="nova-3", description="Deepgram model (?model=).")
+    assemblyai_api_key: SecretStr | None = Field(default=None, description="AssemblyAI key.")
+    assemblyai_base_url: str = Field(default="https://api.assemblyai.com")
+    assemblyai_speech_model: str = Field(default="universal")
+    google_speech_api_key: SecretStr | None = Field(
+        default=None, description="Google Cloud API key with Speech-to-Text enabled."
+    )
+    google_speech_base_url: str = Field(default="https://speech.googleapis.com")
+    google_speech_project: str | None = Field(
+        default=None, description="Google Cloud project id (Speech-to-Text v2 needs it)."
+    )
+    google_speech_location: str = Field(default="global")
+    google_speech_model: str = Field(default="long")
+    google_speech_language: str = Field(default="en-US")
+    aws_region: str | None = Field(
+        default=None, description="AWS region; unset: the AWS chain (AWS_DEFAULT_REGION)."
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Endpoint for every AWS service; unset: AWS_ENDPOINT_URL."
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        default=None, description="Unset: the standard AWS credential chain."
+    )
+    aws_secret_access_key: SecretStr | None = Field(default=None)
+    aws_transcribe_bucket: str | None = Field(
+        default=None, description="S3 bucket Amazon Transcribe reads its input from."
+    )
+    aws_transcribe_language: str | None = Field(
+        default=None, description="Language code for Transcribe; unset: IdentifyLanguage."
+    )
+    azure_speech_api_key: SecretStr | None = Field(default=None, description="Speech key.")
+    azure_speech_region: str = Field(default="eastus")
+    azure_speech_base_url: str | None = Field(
+        default=None, description="Unset: https://{region}.api.cognitive.microsoft.com."
+    )
+    azure_speech_locales: list[str] = Field(default_factory=lambda: ["en-US"])
+    openai_vision_model: str = Field(
+        default="gpt-4o-mini", description="Model the `openai` analysis provider asks for."
+    )
+    anthropic_api_key: SecretStr | None = Field(default=None, description="Anthropic key.")
+    anthropic_base_url: str = Field(default="https://api.anthropic.com")
+    anthropic_model: str = Field(default="claude-haiku-4-5")
+    google_vision_api_key: SecretStr | None = Field(
+        default=None, description="Google Cloud API key with Cloud Vision enabled."
+    )
+    google_vision_base_url: str = Field(default="https://vision.googleapis.com")
+    azure_vision_api_key: SecretStr | None = Field(default=None, description="Vision key.")
+    azure_vision_base_url: str | None = Field(
+        default=None, description="Resource endpoint, https://<name>.cognitiveservices.azure.com."
+    )
+    cloud_max_frames: int = Field(
+        default=8, ge=1, description="Frames of one video a cloud vision provider is sent."
+    )
+    cloud_poll_interval_s: float = Field(default=2.0, gt=0, description="Job-API poll interval.")
+    cloud_poll_timeout_s: float = Field(
+        default=1800.0, gt=0, description="Longest wait for a job-based API (AssemblyAI, AWS)."
+    )
+    cloud_chunk_overlap_s: float = Field(
+        default=2.0, ge=0, description="Overlap of audio chunks sent to a size-limited API."
+    )
+    cloud_prices: dict[str, dict[str, float]] | None = Field(
+        default=None,
+        description="USD per billed unit, {'kind:provider': {unit: usd}}; unset: the "
+        "dated defaults of mediaflow.providers.cloud.pricing (JSON; merged over them).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str | None) -> str | None:

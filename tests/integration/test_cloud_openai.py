@@ -306,7 +306,10 @@ def test_missing_key_is_refused_up_front_and_fails_only_its_step_later(
         timeout=120,
     )
     assert shown.returncode == 0, shown.stderr
-    (line,) = [line for line in shown.stdout.splitlines() if " openai " in line]
+    # (the openai name has an analysis provider too since issue 13: vision chat)
+    (line,) = [
+        line for line in shown.stdout.splitlines() if " openai " in line and "transcription" in line
+    ]
     assert "no: no OpenAI API key" in line and KEY_ENV in line
 
     # Asked for by name in a request, it is refused before anything is stored

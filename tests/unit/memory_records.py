@@ -14,6 +14,7 @@ from typing import Any
 from mediaflow.db.enums import MediaFileStatus, ProcessingLogStatus, ProcessingStage
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
+from mediaflow.pipeline.costs import Budget
 from mediaflow.pipeline.log import LogEvent
 from mediaflow.pipeline.records import ClaimedFile, FileOutcome, KeyframeRow
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
@@ -96,6 +97,9 @@ class MemoryRecords:
         row = self.files[file.media_file_id]
         row.status, row.error = outcome.status, outcome.error
         self.finalized[file.media_file_id] = outcome
+
+    def budget(self, job_id: uuid.UUID) -> Budget:
+        return Budget(max_cost=None, spent=0.0)  # no cloud provider runs in memory
 
     # -- reading back ----------------------------------------------------------------
 

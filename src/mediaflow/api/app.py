@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from mediaflow.api.deps import require_api_key
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
-from mediaflow.api.routes import health, jobs, media, search, session, workers
+from mediaflow.api.routes import cloud, health, jobs, media, search, session, workers
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
 from mediaflow.version import __version__
@@ -72,6 +72,7 @@ def create_app(
     protected = [Depends(require_api_key)]
     app.include_router(health.router)  # /healthz stays open: load balancers probe it
     app.include_router(jobs.router, dependencies=protected)
+    app.include_router(cloud.router, dependencies=protected)  # costs, compare (issue 13)
     app.include_router(media.router, dependencies=protected)
     app.include_router(search.router, dependencies=protected)
     app.include_router(workers.router, dependencies=protected)

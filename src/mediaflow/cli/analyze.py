@@ -32,6 +32,10 @@ def analyze(  # noqa: PLR0917 - Typer maps each parameter to an option
     name: Annotated[str | None, typer.Option("--name", "-n", help="A name for the job.")] = None,
     providers: ProvidersOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="Budget in USD for cloud providers (options.max_cost)."),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="With workers running: wait for the job.")
     ] = True,
@@ -52,8 +56,13 @@ def analyze(  # noqa: PLR0917 - Typer maps each parameter to an option
     """
     with cli_runtime() as runtime:
         # unknown or unavailable providers fail before anything is stored
+        options: dict[str, object] = {}
+        if force:
+            options["force"] = True
+        if max_cost is not None:
+            options["max_cost"] = max_cost
         request = jobs.check_request(
-            runtime, name=name, providers=providers, options={"force": True} if force else None
+            runtime, name=name, providers=providers, options=options or None
         )
         result = jobs.create_job(runtime, request, paths)
         for skipped, reason in result.skipped:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from mediaflow.cli import analyze, db, reanalyze, results, search, serve, storage, worker
+from mediaflow.cli import analyze, cloud, db, reanalyze, results, search, serve, storage, worker
 from mediaflow.cli.output import fail
 from mediaflow.errors import ConfigurationError, MediaflowError
 
@@ -35,6 +35,8 @@ app.command()(reanalyze.reanalyze)
 app.command()(serve.serve)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(storage.app, name="storage")
+app.command()(cloud.costs)
+app.command()(cloud.compare)
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

@@ -42,6 +42,7 @@ from mediaflow.db.session import Database
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
 from mediaflow.pipeline import reuse
+from mediaflow.pipeline.costs import Budget, job_budget
 from mediaflow.pipeline.log import LogEvent, add_event, add_events
 from mediaflow.pipeline.reuse import ReuseSource
 from mediaflow.providers.base import AnalysisOutput, TranscriptOutput
@@ -155,6 +156,10 @@ class Records(Protocol):
 
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         """Record the file's final status (and its ``finalize`` log row) at once."""
+        ...
+
+    def budget(self, job_id: uuid.UUID) -> Budget:
+        """The job's cloud budget and what it has spent (``pipeline.costs``)."""
         ...
 
 
@@ -522,3 +527,8 @@ class DatabaseRecords:
                     },
                 ),
             )  # fmt: skip
+
+    def budget(self, job_id: uuid.UUID) -> Budget:
+        """The job's ``options.max_cost`` and the cost of its completed cloud steps."""
+        with self.db.session() as session:
+            return job_budget(session, job_id)

@@ -56,6 +56,7 @@ from mediaflow.pipeline.records import (
 )
 from mediaflow.pipeline.reuse import ReuseSource, fingerprint
 from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
+from mediaflow.providers.cloud.pricing import cost_of, estimate_units
 from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
 from mediaflow.runtime import Runtime
 from mediaflow.storage import ObjectStore
@@ -465,6 +466,12 @@ class Pipeline:
         """
         name, file, outcome = provider.name, run.file, run.outcome
         try:
+            if provider.needs_key and not self._within_budget(run, stage, provider, media):
+                return
+        except Exception as exc:  # the budget could not be read: no unbudgeted cloud call
+            outcome.provider_failures.append(f"{name}: budget check failed: {error_message(exc)}")
+            return
+        try:
             with run.timer(stage) as step:
                 step.details["provider"] = name
                 # what a later upload of the same content compares to reuse this run
@@ -487,6 +494,7 @@ class Pipeline:
                     step.details.update(
                         words=len(transcript.text.split()), language=transcript.language
                     )
+                    billing = transcript.details.get("billing")
                     outcome.transcriptions += 1
                 else:
                     assert isinstance(provider, Analyzer)
@@ -494,9 +502,35 @@ class Pipeline:
                     latency = _ms_since(started)
                     self.records.save_analysis(file, name, outputs, latency)
                     step.details["analysis_types"] = [o.analysis_type for o in outputs]
+                    billing = next((o.billing for o in outputs if o.billing), None)
                     outcome.results += len(outputs)
+                if provider.needs_key:  # a cloud call: its cost goes in the log (the ledger)
+                    units = billing or estimate_units(provider, media)
+                    step.details["cost"] = cost_of(self.settings, provider.kind, name, units)
         except Exception as exc:
             outcome.provider_failures.append(f"{name}: {error_message(exc)}")
+
+    def _within_budget(
+        self, run: _Run, stage: ProcessingStage, provider: Provider, media: MediaInput
+    ) -> bool:
+        """Whether a cloud call fits the job's ``options.max_cost``; if not, log the skip."""
+        budget = self.records.budget(run.file.job_id)
+        if budget.max_cost is None:
+            return True
+        estimate = cost_of(
+            self.settings, provider.kind, provider.name, estimate_units(provider, media)
+        )
+        usd = float(estimate["usd"])  # type: ignore[arg-type]
+        if budget.allows(usd):
+            return True
+        self._skip(
+            run, stage,
+            f"budget: {provider.name} would cost about ${usd:.4f}; the job has spent "
+            f"${budget.spent:.4f} of its max_cost ${budget.max_cost:.4f}",
+            provider=provider.name, budget="exceeded", estimated_usd=usd,
+            spent_usd=budget.spent, max_cost=budget.max_cost,
+        )  # fmt: skip
+        return False
 
     def _retrying(self, step: StageStep, provider: str, call: Callable[[], T]) -> T:
         def on_retry(attempt: int, exc: BaseException) -> None:

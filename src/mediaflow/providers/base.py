@@ -117,6 +117,8 @@ class AnalysisOutput:
     model: str
     model_version: str | None = None
     confidence: float | None = None
+    # a cloud call's billed units ({"images": 3, ...}), on one output of the call
+    billing: dict[str, float] | None = None
 
 
 class Provider(ABC):

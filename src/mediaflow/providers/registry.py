@@ -62,6 +62,27 @@ BUILTIN_PROVIDERS: dict[tuple[ProviderKind, str], str] = {
     ("analysis", AnalysisProvider.AUDIO_FEATURES.value): (
         "mediaflow.providers.analysis.audio_features:AudioFeaturesProvider"
     ),
+    # --- cloud providers (issue 13): never defaults, each needs its credentials ---
+    **{
+        ("transcription", name.value): f"mediaflow.providers.transcription.{target}"
+        for name, target in (
+            (TranscriptionProvider.DEEPGRAM, "deepgram:DeepgramProvider"),
+            (TranscriptionProvider.ASSEMBLYAI, "assemblyai:AssemblyAIProvider"),
+            (TranscriptionProvider.GOOGLE_SPEECH, "google_speech:GoogleSpeechProvider"),
+            (TranscriptionProvider.AWS_TRANSCRIBE, "aws_transcribe:AWSTranscribeProvider"),
+            (TranscriptionProvider.AZURE_SPEECH, "azure_speech:AzureSpeechProvider"),
+        )
+    },
+    **{
+        ("analysis", name.value): f"mediaflow.providers.analysis.{target}"
+        for name, target in (
+            (AnalysisProvider.OPENAI, "openai_vision:OpenAIVisionProvider"),
+            (AnalysisProvider.ANTHROPIC, "anthropic_vision:AnthropicVisionProvider"),
+            (AnalysisProvider.GOOGLE_VISION, "google_vision:GoogleVisionProvider"),
+            (AnalysisProvider.AWS_REKOGNITION, "aws_rekognition:RekognitionProvider"),
+            (AnalysisProvider.AZURE_VISION, "azure_vision:AzureVisionProvider"),
+        )
+    },
 }
 
 _SCHEMA_NAMES: dict[ProviderKind, type[TranscriptionProvider] | type[AnalysisProvider]] = {

@@ -10,6 +10,7 @@ are not a JSON object, server-side paths outside the allowed roots.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,6 +102,18 @@ class JobRequest:
     options: dict[str, Any] | None = None
 
 
+def check_max_cost(value: Any) -> None:
+    """``options.max_cost`` (the job's cloud budget in USD) must be a number >= 0."""
+    if value is None:
+        return
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0:
+        raise InvalidInput(
+            f"options.max_cost must be a number of US dollars >= 0, not {value!r}",
+            hint='e.g. {"max_cost": 0.50}',
+        )
+
+
 def check_request(
     runtime: Runtime,
     *,
@@ -128,6 +141,7 @@ def check_request(
         or (isinstance(in_options, list) and all(isinstance(n, str) for n in in_options))
     ):
         raise InvalidInput("options.providers must be a list of provider names")
+    check_max_cost(rest.get("max_cost"))
     try:
         json.dumps(rest, allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -88,6 +88,12 @@ def media_page(request: Request, media_id: uuid.UUID) -> HTMLResponse:
     return _page(request, "media.html", title="Media", media_id=str(media_id))
 
 
+@router.get(PAGE_PREFIX + "/media/{media_id}/compare", response_class=HTMLResponse)
+def compare_page(request: Request, media_id: uuid.UUID) -> HTMLResponse:
+    """Two providers' transcripts side by side: word diff, WER, latency and cost."""
+    return _page(request, "compare.html", title="Compare", media_id=str(media_id))
+
+
 @router.get(PAGE_PREFIX + "/search", response_class=HTMLResponse)
 def search_page(request: Request) -> HTMLResponse:
     """Search over transcripts and results; hits open the media at their moment."""

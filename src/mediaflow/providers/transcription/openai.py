@@ -29,10 +29,9 @@ counts. It reports the language as a name ("english"); it is stored as the ISO c
 from __future__ import annotations
 
 import bisect
-import email.utils
 import math
+import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,6 +48,8 @@ from mediaflow.providers.base import (
     TranscriptOutput,
     Word,
 )
+from mediaflow.providers.cloud.http import RetryLater
+from mediaflow.providers.cloud.http import retry_after_seconds as _retry_after
 
 KEY_ENV_VAR = "MEDIAFLOW_OPENAI_API_KEY"
 # The audio API refuses uploads over 25 MB (about 13 minutes of 16 kHz 16-bit WAV).
@@ -80,15 +81,6 @@ _LANGUAGE_CODES: dict[str, str] = {
 }
 
 
-class RetryLater(TransientProviderError):
-    """A transient failure for which the API said how long to wait (``Retry-After``)."""
-
-    def __init__(self, message: str, *, retry_after_s: float | None) -> None:
-        super().__init__(message)
-        # Read by the pipeline's retry loop (duck-typed, capped by provider_retry_max_wait_s).
-        self.retry_after_s = retry_after_s
-
-
 def _api_key(settings: Settings) -> str | None:
     """The configured key, or None when unset or blank."""
     if settings.openai_api_key is None:
@@ -102,6 +94,8 @@ class OpenAITranscriptionProvider(Transcriber):
 
     name: ClassVar[str] = TranscriptionProvider.OPENAI.value
     needs_key: ClassVar[bool] = True
+    #: the API's upload limit; longer audio is sent in overlapping chunks (cloud.split)
+    max_upload_bytes: ClassVar[int] = MAX_UPLOAD_BYTES
 
     def _availability(self) -> Availability:
         """Available when an API key is configured (no request is made to check it)."""
@@ -110,25 +104,37 @@ class OpenAITranscriptionProvider(Transcriber):
         return Availability(True)
 
     def _transcribe(self, media: MediaInput, model: Any) -> TranscriptOutput:
-        """Upload ``media.audio_path`` and parse the verbose_json transcript."""
-        settings = self.settings
-        key = _api_key(settings)
+        """Upload ``media.audio_path`` (in overlapping chunks when it is over the API's
+        25 MB) and parse the verbose_json transcript."""
+        key = _api_key(self.settings)
         if key is None:
             raise ProviderUnavailable(f"no OpenAI API key: set {KEY_ENV_VAR}")
         assert media.audio_path is not None  # Transcriber.transcribe checked it
-        size = media.audio_path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            # Refused locally: uploading it only to be told 413 wastes the user's bandwidth.
-            raise ProviderError(
-                f"the audio of {media.label} is {size / 1e6:.1f} MB as "
-                f"16 kHz WAV; the OpenAI audio API accepts at most {MAX_UPLOAD_BYTES // 2**20} MB"
-            )
+        audio = media.audio_path
+        if audio.stat().st_size <= self.max_upload_bytes:
+            output = self._upload(audio, key, media.label)
+        else:
+            # Split by time with overlap and stitched by timestamps, rather than refused.
+            from mediaflow.providers.cloud.split import seconds_for_bytes, transcribe_in_chunks
+
+            with tempfile.TemporaryDirectory(prefix="mediaflow-openai-") as work:
+                output = transcribe_in_chunks(
+                    audio, Path(work), lambda path: self._upload(path, key, media.label),
+                    max_seconds=seconds_for_bytes(audio, self.max_upload_bytes),
+                    overlap_s=self.settings.cloud_chunk_overlap_s,
+                )  # fmt: skip
+        return output
+
+    def _upload(self, audio: Path, key: str, label: str) -> TranscriptOutput:
+        """One request of one file (at most ``max_upload_bytes``)."""
+        settings = self.settings
+        size = audio.stat().st_size
         url = settings.openai_base_url.rstrip("/") + "/audio/transcriptions"
         api_model = settings.openai_transcription_model
         started = time.perf_counter()
         response = _post(
-            url, key, media.audio_path, model=api_model, timeout_s=settings.provider_timeout_s,
-            display_name=media.label,
+            url, key, audio, model=api_model, timeout_s=settings.provider_timeout_s,
+            display_name=label,
         )  # fmt: skip
         elapsed = time.perf_counter() - started
         _raise_for_status(response, key)
@@ -155,6 +161,8 @@ class OpenAITranscriptionProvider(Transcriber):
             request_seconds=round(elapsed, 3),
             upload_bytes=size,
         )
+        if output.details.get("duration_s") is not None:  # whisper-1 bills by audio length
+            output.details["billing"] = {"audio_seconds": output.details["duration_s"]}
         return output
 
 
@@ -213,24 +221,6 @@ def _api_message(response: httpx.Response, key: str) -> str:
         if isinstance(error, str) and error:
             return _scrub(error, key)
     return _snippet(response.text, key) or response.reason_phrase or "no message"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _scrub(text: str, key: str) -> str:
