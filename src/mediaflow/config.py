@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
@@ -116,6 +117,31 @@ class Settings(BaseSettings):
     allowed_roots: list[Path] = Field(
         default_factory=list,
         description="Server-side folders POST /jobs may read from (JSON list); empty: none.",
+    )
+
+    # --- long media and transcription speed (issue 14, items 5 and 7) ---
+    whisper_decoding: Literal["sequential", "batched"] = Field(
+        default="sequential",
+        description="faster-whisper decoding: sequential 30 s windows, or batched VAD chunks "
+        "(bench/transcription_modes.py compares them).",
+    )
+    whisper_batch_size: int = Field(
+        default=8, ge=1, description="VAD chunks decoded together when whisper_decoding=batched."
+    )
+    chunk_threshold_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="Files longer than this are split into chunks processed as separate "
+        "queue tasks (0: never split).",
+    )
+    chunk_length_s: float = Field(
+        default=600.0, gt=0, description="Length of one chunk of a long file, in seconds."
+    )
+    chunk_overlap_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Audio each chunk transcribes beyond its edges, so that words cut by a "
+        "chunk boundary are heard whole by one of the two chunks.",
     )
 
     @field_validator("database_url")
