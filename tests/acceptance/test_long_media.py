@@ -71,9 +71,9 @@ def _assert_each_chunk_once(runtime: Runtime, media_file_id: uuid.UUID, chunks: 
         id=media_file_id,
     )
     assert finals == [("completed", 1), ("started", 1)]
-    assert _rows(runtime, "SELECT status::text FROM media_file WHERE id = :id", id=media_file_id) == [
-        ("completed",)
-    ]
+    assert _rows(
+        runtime, "SELECT status::text FROM media_file WHERE id = :id", id=media_file_id
+    ) == [("completed",)]
     assert _rows(runtime, "SELECT status::text FROM analysis_job") == [("completed",)]
     active = _rows(
         runtime,
@@ -207,7 +207,9 @@ def worker_pool(head_db: str, data_dir: Path) -> Iterator[list[subprocess.Popen[
             proc.kill()
 
 
-def _wait(condition: Callable[[], bool], timeout: float, procs: list[subprocess.Popen[str]]) -> None:
+def _wait(
+    condition: Callable[[], bool], timeout: float, procs: list[subprocess.Popen[str]]
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
