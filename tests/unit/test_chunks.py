@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from mediaflow.pipeline.chunks import Chunk, merge_analyses, plan_chunks, stitch_transcripts
@@ -21,7 +23,7 @@ def test_chunks_tile_the_file_and_their_audio_overlaps() -> None:
     chunks = plan_chunks(40.0, threshold_s=20.0, length_s=15.0, overlap_s=3.0)
     assert [c.index for c in chunks] == [0, 1, 2]
     assert chunks[0].start_s == 0 and chunks[-1].end_s == 40.0
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert before.end_s == after.start_s  # no gap, no overlap of owned spans
         assert before.audio_end_s == pytest.approx(before.end_s + 3.0)
         assert after.audio_start_s == pytest.approx(after.start_s - 3.0)
