@@ -50,12 +50,11 @@ from mediaflow.db.enums import (
 )
 from mediaflow.db.models import MediaFile
 from mediaflow.db.session import Database
-from mediaflow.media.audio import extract_audio
 from mediaflow.media.detect import open_container
 from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
 from mediaflow.media.probe import probe
 from mediaflow.media.types import Frame, Shot
-from mediaflow.pipeline.chunk_media import cut
+from mediaflow.pipeline.chunk_media import cut, extract_audio_range
 from mediaflow.pipeline.chunks import Chunk, merge_analyses, plan_chunks, stitch_transcripts
 from mediaflow.pipeline.log import LogEvent, StageStep, add_event, error_message, stage_timer
 from mediaflow.pipeline.records import ClaimedFile, FileOutcome, KeyframeRow, Records
@@ -348,39 +347,53 @@ def _work(
     def timer(stage: ProcessingStage) -> AbstractContextManager[StageStep]:
         return stage_timer(records.log, file.job_id, file.media_file_id, stage)
 
+    original = runtime.store.path_for(file.storage_key)
     with tempfile.TemporaryDirectory(prefix="mediaflow-chunk-") as work_name:
         work = Path(work_name)
-        piece = work / "chunk.mkv"
         with timer(ProcessingStage.AUDIO_EXTRACTION) as step:
-            offset = cut(runtime.store.path_for(file.storage_key), piece, chunk.audio_start_s,
-                         chunk.audio_end_s)  # fmt: skip
-            audio = extract_audio(piece, work / "audio.wav")
-            step.details.update(has_audio=audio is not None, offset_s=round(offset, 3),
-                                start_s=chunk.start_s, end_s=chunk.end_s)  # fmt: skip
+            # sample-exact: the chunk's transcription hears what the whole file's would
+            audio = extract_audio_range(original, work / "audio.wav", chunk.audio_start_s,
+                                        chunk.audio_end_s)  # fmt: skip
+            step.details.update(has_audio=audio is not None, start_s=chunk.start_s,
+                                end_s=chunk.end_s, audio_start_s=chunk.audio_start_s,
+                                audio_end_s=chunk.audio_end_s)  # fmt: skip
+        piece, video_offset = original, 0.0  # an audio file's "file" providers read it whole
         frames: list[Frame] = []
         keyframes: list[dict[str, Any]] = []
         if state.media_type is MediaType.VIDEO:
             with timer(ProcessingStage.FRAME_EXTRACTION) as step:
+                piece = work / "chunk.mkv"
+                video_offset = cut(original, piece, chunk.start_s, chunk.end_s, audio=False)
                 policy = SamplingPolicy(
                     interval_s=settings.frame_interval_s,
                     frames_per_hour=settings.frames_per_hour,
                     min_frames=1,  # the file's minimum is the whole file's, not each chunk's
                 )
                 sample = sample_frames(piece, MediaType.VIDEO, policy)
-                frames = _shift_frames(sample.frames, offset, chunk)
-                keyframes = _keyframes(runtime, sample.shots, offset, chunk)
-                step.details.update(sample.details, frames=len(frames), keyframes=len(keyframes))
+                frames = _shift_frames(sample.frames, video_offset, chunk)
+                keyframes = _keyframes(runtime, sample.shots, video_offset, chunk)
+                step.details.update(sample.details, frames=len(frames), keyframes=len(keyframes),
+                                    offset_s=round(video_offset, 3))  # fmt: skip
         media = _media(piece, state, frames, audio, chunk)
         outcome = pipeline.run_providers(file, selection, media, timer)
+
+    def clock(name: str) -> float:
+        # where a provider's own times start: the chunk's audio, or its video piece
+        uses = getattr(runtime.providers.get("analysis", name), "uses", "frames")
+        return chunk.audio_start_s if uses == "audio" else video_offset
+
     results = {
         "chunk": chunk.as_dict(),
-        "offset_s": offset,
         "transcripts": {
-            name: {"output": _shift_transcript(output, offset), "latency_ms": latency}
+            name: {"output": _shift_transcript(output, chunk.audio_start_s), "latency_ms": latency}
             for name, (output, latency) in records.transcripts.items()
         },
         "analyses": {
-            name: {"outputs": [dataclasses.asdict(o) for o in outputs], "latency_ms": latency}
+            name: {
+                "outputs": [dataclasses.asdict(o) for o in outputs],
+                "latency_ms": latency,
+                "offset_s": clock(name),
+            }
             for name, (outputs, latency) in records.analyses.items()
         },
         "keyframes": keyframes,
@@ -485,7 +498,7 @@ def _finalize(runtime: Runtime, media_file_id: uuid.UUID, run: str) -> None:
         merged = merge_analyses(
             [c for c, _ in having],
             [[AnalysisOutput(**o) for o in p["analyses"][name]["outputs"]] for _, p in having],
-            offsets=[float(p["offset_s"]) for _, p in having],
+            offsets=[float(p["analyses"][name]["offset_s"]) for _, p in having],
         )
         latency = sum(int(p["analyses"][name]["latency_ms"]) for _, p in having)
         records.save_analysis(file, name, merged, latency)
