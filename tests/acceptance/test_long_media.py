@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from mediaflow.db.enums import MediaType
 from mediaflow.media.audio import extract_audio
+from mediaflow.pipeline.chunked import process_chunk
 from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.providers.base import MediaInput
@@ -173,6 +174,18 @@ def test_a_short_file_is_not_split(head_db: str, data_dir: Path, tmp_path: Path)
             (0,)
         ]
         assert _rows(runtime, "SELECT status::text FROM media_file") == [("completed",)]
+        # a chunk task of a split that is not (or no longer) the file's does nothing
+        (media_file_id,) = [r[0] for r in _rows(runtime, "SELECT id FROM media_file")]
+        assert isinstance(media_file_id, uuid.UUID)
+        stale = process_chunk(
+            runtime, media_file_id, run="0" * 32, chunks=2, providers=None,
+            chunk_data={"index": 0, "start_s": 0, "end_s": 1, "audio_start_s": 0,
+                        "audio_end_s": 2},
+        )  # fmt: skip
+        assert stale == "skipped"
+        assert _rows(runtime, "SELECT count(*) FROM processing_log WHERE details ? 'chunk'") == [
+            (0,)
+        ]
 
 
 # ----------------------------------------------------------------------------- a killed worker

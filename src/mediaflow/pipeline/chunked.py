@@ -69,9 +69,9 @@ __all__ = ["CHUNK_TASK", "chunk_lock", "process_chunk", "split_file"]
 CHUNK_TASK = "mediaflow.process_chunk"
 
 
-def chunk_lock(media_file_id: uuid.UUID | str, index: int) -> str:
-    """The queueing lock of one chunk: at most one queued task per chunk."""
-    return f"chunk:{media_file_id}:{index}"
+def chunk_lock(media_file_id: uuid.UUID | str, run: str, index: int) -> str:
+    """The queueing lock of one chunk of one split: at most one queued task per chunk."""
+    return f"chunk:{media_file_id}:{run}:{index}"
 
 
 # ----------------------------------------------------------------------------- split
@@ -150,7 +150,7 @@ def split_file(
     for chunk in chunks:
         runtime.queue.defer_task(
             CHUNK_TASK,
-            queueing_lock=chunk_lock(media_file_id, chunk.index),
+            queueing_lock=chunk_lock(media_file_id, run, chunk.index),
             media_file_id=str(media_file_id), run=run, chunk=chunk.as_dict(),
             chunks=len(chunks), providers=providers,
         )  # fmt: skip
