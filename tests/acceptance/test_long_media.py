@@ -31,7 +31,7 @@ from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.providers.base import MediaInput
 from mediaflow.runtime import Runtime
-from mediaflow.services.jobs import files_finished, queue_job
+from mediaflow.services.jobs import files_finished, job_log, queue_job
 from tests.acceptance.cli import REPO
 from tests.conftest import make_runtime
 from tests.talk_factory import make_talk
@@ -112,6 +112,10 @@ def test_a_long_file_is_split_processed_in_chunks_and_stitched(
             "ORDER BY id",
         )
         assert [p for (p,) in progress] == pytest.approx([1 / 3, 2 / 3, 1.0], abs=1e-3)
+        # the job's log as the SSE stream sends it (GET /jobs/{id}/events reads job_log)
+        page = job_log(runtime, job.job_id, limit=1000)
+        sent = [e.details["progress"] for e in page.items if e.details.get("chunk_done")]
+        assert sent == pytest.approx([1 / 3, 2 / 3, 1.0], abs=1e-3)
         # every stage row of a chunk says which chunk it is
         tagged = _rows(
             runtime,
