@@ -34,7 +34,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +48,7 @@ from mediaflow.db.enums import (
     ProcessingLogStatus,
     ProcessingStage,
 )
-from mediaflow.db.models import MediaFile
+from mediaflow.db.models import AnalysisJob, MediaFile
 from mediaflow.db.session import Database
 from mediaflow.media.detect import open_container
 from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
@@ -60,7 +60,13 @@ from mediaflow.pipeline.log import LogEvent, StageStep, add_event, error_message
 from mediaflow.pipeline.records import ClaimedFile, FileOutcome, KeyframeRow, Records
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
-from mediaflow.providers.base import AnalysisOutput, Segment, TranscriptOutput, Word
+from mediaflow.providers.base import (
+    AnalysisOutput,
+    MediaInput,
+    Segment,
+    TranscriptOutput,
+    Word,
+)
 from mediaflow.providers.registry import ProviderSelection
 from mediaflow.runtime import Runtime
 
@@ -264,7 +270,6 @@ def process_chunk(
 def _selection(
     runtime: Runtime, media_file_id: uuid.UUID, providers: list[str] | None
 ) -> ProviderSelection:
-    from mediaflow.db.models import AnalysisJob
 
     with runtime.db.session() as session:
         options = session.execute(
@@ -404,9 +409,7 @@ def _work(
 
 def _media(
     piece: Path, state: _State, frames: list[Frame], audio: Path | None, chunk: Chunk
-) -> Any:
-    from mediaflow.providers.base import MediaInput
-
+) -> MediaInput:
     return MediaInput(
         path=piece, media_type=state.media_type or MediaType.VIDEO, frames=frames,
         audio_path=audio, duration_s=chunk.audio_end_s - chunk.audio_start_s,
@@ -455,9 +458,9 @@ def _transcript(data: dict[str, Any]) -> TranscriptOutput:
     return TranscriptOutput(**{**data, "segments": segments})
 
 
-def _in_all(parts: list[dict[str, Any]], kind: str) -> Iterator[str]:
-    names = list(dict.fromkeys(name for part in parts for name in part[kind]))
-    yield from names
+def _names(parts: list[dict[str, Any]], kind: str) -> list[str]:
+    """The providers with results of ``kind`` in any chunk, in order of first sighting."""
+    return list(dict.fromkeys(name for part in parts for name in part[kind]))
 
 
 def _finalize(runtime: Runtime, media_file_id: uuid.UUID, run: str) -> None:
@@ -480,7 +483,7 @@ def _finalize(runtime: Runtime, media_file_id: uuid.UUID, run: str) -> None:
         for f in p["failures"]
     ]
     started = time.perf_counter()
-    for name in _in_all(parts, "transcripts"):
+    for name in _names(parts, "transcripts"):
         missing = [
             c.index + 1 for c, p in zip(chunks, parts, strict=True) if name not in p["transcripts"]
         ]
@@ -493,7 +496,7 @@ def _finalize(runtime: Runtime, media_file_id: uuid.UUID, run: str) -> None:
         latency = sum(int(p["transcripts"][name]["latency_ms"]) for p in parts)
         records.save_transcription(file, name, stitched, latency)
         outcome.transcriptions += 1
-    for name in _in_all(parts, "analyses"):
+    for name in _names(parts, "analyses"):
         having = [(c, p) for c, p in zip(chunks, parts, strict=True) if name in p["analyses"]]
         merged = merge_analyses(
             [c for c, _ in having],
