@@ -270,7 +270,7 @@ def process_chunk(
 def _selection(
     runtime: Runtime, media_file_id: uuid.UUID, providers: list[str] | None
 ) -> ProviderSelection:
-
+    """The providers to run: the task's override, else the job's."""
     with runtime.db.session() as session:
         options = session.execute(
             sa.select(AnalysisJob.options)
