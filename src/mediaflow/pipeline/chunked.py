@@ -24,7 +24,8 @@ it up. That task (``split_file``) validates it, stores its metadata, plans the c
   when its heartbeat stops (``stalled_after_s``) and another worker does the chunk.
 
 ``run`` (a fresh id per split) keeps a reanalysis's chunks apart from an earlier
-split's rows.
+split's rows; only the file's latest split acts, so the chunk tasks of a split that
+was retried (its worker died while queueing them) or replaced do nothing.
 """
 
 from __future__ import annotations
@@ -210,15 +211,21 @@ class _State:
     file: ClaimedFile
     status: MediaFileStatus
     media_type: MediaType | None
-    planned: bool  # the run's plan row exists (else a newer split replaced it)
+    planned: bool  # the run is the file's latest split (a newer one replaces it)
     done: dict[int, str]  # chunk index -> the key of its results
     finalizer: int | None  # the chunk whose task finalizes
 
 
+# the file's latest split: a split retried after its worker died, or a reanalysis,
+# leaves the chunk tasks of an older split to do nothing
+_LATEST_SQL = sa.text(
+    "SELECT details->>'run' FROM processing_log WHERE media_file_id = :id "
+    "AND details ? 'chunk_plan' ORDER BY id DESC LIMIT 1"
+)
 _DONE_SQL = sa.text(
     "SELECT stage::text, status::text, details FROM processing_log "
     "WHERE media_file_id = :id AND details->>'run' = :run "
-    "AND (details ? 'chunk_done' OR details ? 'chunk_plan' OR details ? 'finalizer')"
+    "AND (details ? 'chunk_done' OR details ? 'finalizer')"
 )
 
 
@@ -230,9 +237,9 @@ def _read_state(session: Any, media_file_id: uuid.UUID, run: str, *, lock: bool)
     row = session.execute(query.with_for_update() if lock else query).first()
     if row is None:
         return None
-    planned, done, finalizer = False, {}, None
+    latest = session.execute(_LATEST_SQL, {"id": media_file_id}).scalar()
+    planned, done, finalizer = latest == run, {}, None
     for _stage, _status, details in session.execute(_DONE_SQL, {"id": media_file_id, "run": run}):
-        planned = planned or "chunk_plan" in details
         if details.get("chunk_done"):
             done[int(details["chunk"])] = str(details["result_key"])
         if "finalizer" in details:
