@@ -81,7 +81,8 @@ def test_analyses_merge_frames_and_keep_each_chunks_summary() -> None:
     def ocr(words: list[str], t: float, count: int) -> AnalysisOutput:
         return AnalysisOutput(
             analysis_type="ocr",
-            result={"frames": [{"timestamp_s": t, "text": " ".join(words)}], "words": words,
+            result={"frames": [{"index": 0, "timestamp_s": t, "text": " ".join(words)}],
+                    "words": words,
                     "count": count, "engine": "rapidocr"},
             model="pp-ocr", confidence=0.5 + count / 10,
         )  # fmt: skip
@@ -93,6 +94,7 @@ def test_analyses_merge_frames_and_keep_each_chunks_summary() -> None:
     )
     (out,) = merged
     assert [f["timestamp_s"] for f in out.result["frames"]] == [1.0, 12.0]
+    assert [f["index"] for f in out.result["frames"]] == [0, 1]
     assert out.result["words"] == ["part", "one", "two"]
     assert out.result["count"] == 3 and out.result["engine"] == "rapidocr"
     assert out.confidence == pytest.approx(0.8)

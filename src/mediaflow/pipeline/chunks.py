@@ -12,7 +12,8 @@ Pure functions, no I/O (``pipeline.chunked`` runs them on the queue):
   cut, the next chunk those after it. A word is kept by exactly one chunk, so none is
   duplicated or lost (barring words the two chunks heard differently).
 - ``merge_analyses``: per (analysis type), the chunks' results become one: their
-  ``frames`` lists are concatenated (frame times are already the file's), lists of
+  ``frames`` lists are concatenated (frame times are already the file's; frame
+  ``index`` numbers run on across chunks), lists of
   plain values (OCR's ``words``) are united in order, numbers take the largest value
   (``count``: the most faces in a frame), other values come from the first chunk; and
   ``chunks`` keeps each chunk's own summary (everything but its frames) with its span.
@@ -264,6 +265,10 @@ def merge_analyses(
             entry.chunks.append(summary)
     results = []
     for entry in merged.values():
+        for number, frame in enumerate(entry.frames):
+            if isinstance(frame, dict) and "index" in frame:
+                frame["index"] = number  # each chunk counted its frames from 0
+
         entry.output.result = {
             **entry.output.result,
             "frames": entry.frames,
