@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -55,8 +54,9 @@ from mediaflow.media.detect import open_container
 from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
 from mediaflow.media.probe import probe
 from mediaflow.media.types import Frame, Shot
+from mediaflow.pipeline.chunk_finalize import assemble
 from mediaflow.pipeline.chunk_media import cut, extract_audio_range
-from mediaflow.pipeline.chunks import Chunk, merge_analyses, plan_chunks, stitch_transcripts
+from mediaflow.pipeline.chunks import Chunk, plan_chunks
 from mediaflow.pipeline.log import LogEvent, StageStep, add_event, error_message, stage_timer
 from mediaflow.pipeline.records import ClaimedFile, FileOutcome, KeyframeRow, Records
 from mediaflow.pipeline.runner import finish_job
@@ -64,9 +64,7 @@ from mediaflow.pipeline.stages import Pipeline
 from mediaflow.providers.base import (
     AnalysisOutput,
     MediaInput,
-    Segment,
     TranscriptOutput,
-    Word,
 )
 from mediaflow.providers.registry import ProviderSelection
 from mediaflow.runtime import Runtime
@@ -458,78 +456,15 @@ def _mark_done(
 # ----------------------------------------------------------------------------- finalize
 
 
-def _transcript(data: dict[str, Any]) -> TranscriptOutput:
-    segments = [
-        Segment(**{**s, "words": [Word(**w) for w in s["words"]]}) for s in data["segments"]
-    ]
-    return TranscriptOutput(**{**data, "segments": segments})
-
-
-def _names(parts: list[dict[str, Any]], kind: str) -> list[str]:
-    """The providers with results of ``kind`` in any chunk, in order of first sighting."""
-    return list(dict.fromkeys(name for part in parts for name in part[kind]))
-
-
 def _finalize(runtime: Runtime, media_file_id: uuid.UUID, run: str) -> None:
     """Put the chunks' results together as the file's, and finish the file and its job."""
     with runtime.db.session() as session:
         state = _read_state(session, media_file_id, run, lock=False)
     if state is None or state.status is not MediaFileStatus.PROCESSING:
         return
-    file = state.file
-    records = Pipeline.of(runtime).records
     parts = [
         json.loads(runtime.store.path_for(key).read_bytes())
         for _, key in sorted(state.done.items())
     ]
-    chunks = [Chunk.from_dict(p["chunk"]) for p in parts]
-    outcome = FileOutcome(media_file_id, MediaFileStatus.PROCESSING)
-    outcome.provider_failures = [
-        f"{f} (chunk {c.index + 1})"
-        for c, p in zip(chunks, parts, strict=True)
-        for f in p["failures"]
-    ]
-    started = time.perf_counter()
-    for name in _names(parts, "transcripts"):
-        missing = [
-            c.index + 1 for c, p in zip(chunks, parts, strict=True) if name not in p["transcripts"]
-        ]
-        if missing:
-            outcome.provider_failures.append(f"{name}: no transcript of chunk(s) {missing}")
-            continue
-        stitched = stitch_transcripts(
-            chunks, [_transcript(p["transcripts"][name]["output"]) for p in parts]
-        )
-        latency = sum(int(p["transcripts"][name]["latency_ms"]) for p in parts)
-        records.save_transcription(file, name, stitched, latency)
-        outcome.transcriptions += 1
-    for name in _names(parts, "analyses"):
-        having = [(c, p) for c, p in zip(chunks, parts, strict=True) if name in p["analyses"]]
-        merged = merge_analyses(
-            [c for c, _ in having],
-            [[AnalysisOutput(**o) for o in p["analyses"][name]["outputs"]] for _, p in having],
-            offsets=[float(p["analyses"][name]["offset_s"]) for _, p in having],
-        )
-        latency = sum(int(p["analyses"][name]["latency_ms"]) for _, p in having)
-        records.save_analysis(file, name, merged, latency)
-        outcome.results += len(merged)
-    keyframes = [KeyframeRow(**row) for p in parts for row in p["keyframes"]]
-    records.save_keyframes(file, [dataclasses.replace(k, shot=i) for i, k in enumerate(keyframes)])
-    records.log(
-        LogEvent(
-            file.job_id, media_file_id, ProcessingStage.TRANSCRIPTION,
-            ProcessingLogStatus.COMPLETED,
-            message=f"{len(chunks)} chunks put together",
-            details={"run": run, "chunks": len(chunks), "transcriptions": outcome.transcriptions,
-                     "results": outcome.results, "keyframes": len(keyframes)},
-            duration_ms=round((time.perf_counter() - started) * 1000),
-        )
-    )  # fmt: skip
-    try:
-        with stage_timer(records.log, file.job_id, media_file_id, ProcessingStage.INDEXING) as step:
-            step.details.update(records.index_file(file))
-    except Exception as exc:
-        outcome.provider_failures.append(f"search index: {error_message(exc)}")
-    outcome.status = MediaFileStatus.COMPLETED
-    records.finalize(file, outcome)
-    finish_job(runtime.db, file.job_id)
+    assemble(Pipeline.of(runtime).records, state.file, run, parts)
+    finish_job(runtime.db, state.file.job_id)
