@@ -1,112 +1,173 @@
-"""A long talk through the whole pipeline: wall time against its duration, peak memory.
+"""A long talk through the whole pipeline: whole vs chunked, 1 vs 2 workers, stitched WER.
 
-    python bench/long_video.py                 # 60 minutes, 720p, a slide every 30 s, speech
-    python bench/long_video.py --minutes 10    # a quicker look
+    python bench/long_video.py                      # 60 minutes, 720p, 10 min chunks
+    python bench/long_video.py --minutes 10 --chunk-s 150 --threshold-s 300
     python bench/long_video.py --video talk.mp4 --keep   # reuse / keep the generated video
+    python bench/long_video.py --in-process         # the old single-process run only
 
-The video is generated (never committed): 1280x720 H.264 at ``--fps``, a new slide
-(distinct title and bullet text on its own background colour) every ``--slide-s``
-seconds, and espeak-ng reading a text for the whole length (AAC). It is then ingested
-and analysed in this process with every default provider, as ``mediaflow analyze``
-does without workers. The report: wall time and its ratio to the duration, peak RSS
-of this process (the worker), each stage's time from processing_log, how many frames
-were analysed and how many distinct slide texts OCR found (every slide should be).
+The video is generated (never committed; ``tests/talk_factory.make_talk``): H.264 at
+``--fps``, a new slide (distinct title and bullet text on its own background colour)
+every ``--slide-s`` seconds, and espeak-ng reading a text for the whole length (AAC).
+
+Each run ingests it as a new job on one scratch database and queues it; ``mediaflow
+worker --concurrency 1`` subprocesses (sharing the database and the data directory,
+as on a real deployment) process it, and the wall time runs from the queueing to the
+file's final status. The runs, side by side:
+
+- **whole**: one worker, splitting off (``MEDIAFLOW_CHUNK_THRESHOLD_S=0``): the baseline;
+- **chunked, N workers** for each ``--workers`` N: split into ``--chunk-s`` chunks
+  (``--overlap-s`` of audio overlap), chunk tasks shared by the N workers.
+
+Reported: wall time, its ratio to the duration and to the whole run, the peak RSS of
+each worker (``VmHWM`` read before it is stopped), and the word error rate of each
+chunked run's stitched transcript against the whole run's transcript (goal: <= 1%),
+plus how many distinct slide titles OCR read.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import resource
-import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
 from pathlib import Path
-
-import av
-import numpy as np
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support import bench_database, bench_runtime
+import jiwer
+import sqlalchemy as sa
+from bench.support import ROOT, bench_database, bench_runtime
 
 from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.runner import run_job
-from tests import media_factory as mf
+from mediaflow.runtime import Runtime
+from mediaflow.services.jobs import files_finished, queue_job
+from tests.talk_factory import make_talk, talk_text
 
 SIZE = (1280, 720)
-TEXT = (
-    "Welcome to this talk about media analysis. Today we look at how a system reads "
-    "speech, text on screen, faces and scenes from long recordings, and how people find "
-    "the moment they need. We start with the pipeline, continue with search, and end "
-    "with questions from the audience. "
-)
-PALETTE = [(30, 60, 120), (240, 240, 235), (20, 90, 60), (90, 30, 70), (50, 50, 50)]
 
 
-def _slide(number: int) -> np.ndarray:
-    background = PALETTE[number % len(PALETTE)]
-    colour = mf.BLACK if sum(background) > 400 else mf.WHITE
-    title = mf.render_text(f"PART {number + 1}", (SIZE[0], SIZE[1] // 2), background=background,
-                           colour=colour, font_size=72)  # fmt: skip
-    bullet = mf.render_text(f"topic {number * 7 + 3} of the talk", (SIZE[0], SIZE[1] // 2),
-                            background=background, colour=colour, font_size=48)  # fmt: skip
-    return np.concatenate([title, bullet], axis=0)
+def _normalise(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
-def _speech(path: Path, seconds: float) -> Path:
-    words_per_minute = 160
-    repeats = int(seconds / 60 * words_per_minute / len(TEXT.split())) + 1
-    text = path.with_suffix(".txt")
-    text.write_text(TEXT * repeats)
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        sys.exit("espeak-ng is needed: apt-get install espeak-ng")
-    subprocess.run([exe, "-s", str(words_per_minute), "-w", str(path), "-f", str(text)],
-                   check=True, capture_output=True)  # fmt: skip
-    return path
+def _start_worker(url: str, data_dir: Path, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
+    env.update(MEDIAFLOW_DATABASE_URL=url, MEDIAFLOW_DATA_DIR=str(data_dir),
+               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]), **env_extra)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "mediaflow", "worker", "--concurrency", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
-def make_talk(path: Path, minutes: float, fps: int, slide_s: float) -> Path:
-    """Encode the talk: slides (video) and espeak speech (audio), ``minutes`` long."""
-    seconds = minutes * 60
-    wav = _speech(path.with_suffix(".wav"), seconds)
-    samples, rate = mf.read_wav_int16(wav)
-    samples = samples[: int(seconds * rate)]
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        assert isinstance(video, av.VideoStream)
-        video.width, video.height = SIZE
-        video.pix_fmt = "yuv420p"
-        video.options = {"preset": "veryfast", "crf": "28", "g": str(fps * 10)}
-        audio = container.add_stream("aac", rate=rate)
-        assert isinstance(audio, av.AudioStream)
-        audio.layout = "mono"
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
-        def frames() -> Iterator[np.ndarray]:
-            per_slide = int(slide_s * fps)
-            for number in range(int(seconds // slide_s) + 1):
-                picture = _slide(number)
-                for _ in range(per_slide):
-                    yield picture
 
-        for index, picture in enumerate(frames()):
-            if index >= seconds * fps:
-                break
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts = index
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        for start in range(0, len(samples), rate):
-            chunk = samples[start : start + rate]
-            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = rate
-            frame.pts = start
-            container.mux(audio.encode(frame))
-        container.mux(audio.encode(None))
-    return path
+def _query(runtime: Runtime, sql: str, **params: object) -> list[Any]:
+    with runtime.db.session() as session:
+        return list(session.execute(sa.text(sql), params))
+
+
+def _run(runtime: Runtime, video: Path, label: str, *, workers: int, env: dict[str, str],
+         timeout_s: float) -> dict[str, Any]:  # fmt: skip
+    """Ingest ``video`` as a new job, queue it, let ``workers`` processes finish it."""
+    job = ingest(runtime, [video], name=label)
+    procs = [_start_worker(runtime.db.url, runtime.settings.data_dir, env) for _ in range(workers)]
+    try:
+        time.sleep(3)  # the workers import and connect; not counted
+        started = time.perf_counter()
+        queue_job(runtime, job.job_id)
+        deadline = started + timeout_s
+        while files_finished(runtime, job.job_id) < 1:
+            if time.perf_counter() > deadline or all(p.poll() is not None for p in procs):
+                raise SystemExit(f"{label}: not finished after {timeout_s:.0f} s")
+            time.sleep(0.5)
+        wall = time.perf_counter() - started
+        peaks = [_peak_rss_mb(p.pid) for p in procs]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return _report(runtime, job.job_id, label, wall, peaks)
+
+
+def _report(runtime: Runtime, job_id: uuid.UUID, label: str, wall: float,
+            peaks: list[float]) -> dict[str, Any]:  # fmt: skip
+    (file_id, status, duration, error) = _query(
+        runtime, "SELECT id, status::text, duration_s, error FROM media_file WHERE job_id = :j",
+        j=job_id,
+    )[0]  # fmt: skip
+    text = _query(
+        runtime,
+        "SELECT text, segments FROM transcription WHERE media_file_id = :f AND is_active",
+        f=file_id,
+    )
+    plan = _query(
+        runtime,
+        "SELECT details->'chunk_plan' FROM processing_log WHERE media_file_id = :f "
+        "AND details ? 'chunk_plan'",
+        f=file_id,
+    )
+    edges = [c["start_s"] for c in plan[0][0][1:]] if plan else []
+    words: list[tuple[str, float]] = []
+    for segment in text[0][1] if text else []:
+        for word in segment["words"]:
+            words.extend((w, float(word["start"])) for w in _normalise(word["word"]).split())
+    ocr = _query(
+        runtime,
+        "SELECT result FROM analysis_result WHERE media_file_id = :f AND is_active "
+        "AND analysis_type = 'ocr'",
+        f=file_id,
+    )
+    titles = set()
+    if ocr:
+        titles = {
+            line["text"]
+            for frame in ocr[0][0]["frames"]
+            for line in frame["lines"]
+            if line["text"].startswith("PART")
+        }
+    chunks = _query(
+        runtime,
+        "SELECT count(*) FROM processing_log WHERE media_file_id = :f AND details ? 'chunk_done'",
+        f=file_id,
+    )[0][0]
+    return {"label": label, "status": status, "error": error, "duration": duration,
+            "wall": wall, "peaks": peaks, "text": text[0][0] if text else "",
+            "words": words, "edges": edges,
+            "titles": len(titles), "chunks": chunks}  # fmt: skip
+
+
+def _in_process(runtime: Runtime, video: Path) -> None:
+    """The former report: the whole file in this process (``run_job``)."""
+    result = ingest(runtime, [video], name="long talk")
+    started = time.perf_counter()
+    outcome = run_job(runtime, result.job_id)
+    wall = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (file,) = outcome.files
+    report = _report(runtime, result.job_id, "in-process", wall, [peak_mb])
+    print(f"| whole, in this process | {wall:.0f} s | {wall / report['duration']:.3f}x | "
+          f"{peak_mb:.0f} MB | {file.status.value} |")  # fmt: skip
 
 
 def main() -> None:
@@ -114,6 +175,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--slide-s", type=float, default=30.0)
+    parser.add_argument("--chunk-s", type=float, default=600.0, help="chunk length")
+    parser.add_argument("--threshold-s", type=float, default=1800.0, help="split above this")
+    parser.add_argument("--overlap-s", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--skip-whole", action="store_true", help="no unchunked baseline")
+    parser.add_argument("--in-process", action="store_true", help="only the in-process run")
+    parser.add_argument("--timeout-s", type=float, default=7200.0)
     parser.add_argument("--video", type=Path, default=None, help="reuse (or keep) this video")
     parser.add_argument("--keep", action="store_true", help="keep the generated video")
     parser.add_argument("--database-url", default=None)
@@ -125,66 +193,87 @@ def main() -> None:
         video = args.video or work / "talk.mp4"
         if not video.exists():
             started = time.perf_counter()
-            make_talk(video, args.minutes, args.fps, args.slide_s)
+            make_talk(video, args.minutes * 60, fps=args.fps, slide_s=args.slide_s, size=SIZE)
             print(f"generated {video} in {time.perf_counter() - started:.0f} s", flush=True)
         with (
             bench_database(args.database_url, work) as (url, label),
             bench_runtime(url, work / "data") as runtime,
         ):
-            print(f"server: {label}", flush=True)
-            result = ingest(runtime, [video], name="long talk")
-            started = time.perf_counter()
-            outcome = run_job(runtime, result.job_id)
-            wall = time.perf_counter() - started
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            (file,) = outcome.files
-            with runtime.db.session() as session:
-                import sqlalchemy as sa
-
-                stages = session.execute(
-                    sa.text(
-                        "SELECT stage::text, coalesce(details->>'provider', ''), duration_ms, "
-                        "details FROM processing_log WHERE status = 'completed' "
-                        "AND duration_ms IS NOT NULL ORDER BY id"
-                    )
-                ).all()
-                duration = session.execute(
-                    sa.text("SELECT duration_s FROM media_file WHERE id = :id"),
-                    {"id": file.media_file_id},
-                ).scalar_one()
-                ocr = session.execute(
-                    sa.text(
-                        "SELECT result FROM analysis_result "
-                        "WHERE analysis_type = 'ocr' AND is_active"
-                    )
-                ).scalar()
-        print()
-        print("| measure | value |\n|---|---|")
-        print(f"| video | {duration / 60:.1f} min, {SIZE[0]}x{SIZE[1]} at {args.fps} fps, "
-              f"a slide every {args.slide_s:.0f} s |")  # fmt: skip
-        print(f"| status | {file.status.value} {file.provider_failures or ''} |")
-        print(f"| wall time | {wall:.0f} s ({wall / duration:.3f}x the duration) |")
-        print(f"| peak RSS of the worker | {peak_mb:.0f} MB |")
-        for stage, provider, ms, details in stages:
-            extra = ""
-            if stage == "frame_extraction":
-                extra = (
-                    f" ({details.get('frames')} frames of {details.get('sampled')} sampled, "
-                    f"{details.get('shots')} shots, {details.get('decoded')} decoded)"
-                )
-            print(f"| {stage} {provider} | {ms / 1000:.1f} s{extra} |")
-        if ocr:
-            slides = {
-                line["text"]
-                for f in ocr["frames"]
-                for line in f["lines"]
-                if line["text"].startswith("PART")
+            print(f"server: {label}; {os.cpu_count()} CPUs; load average "
+                  f"{os.getloadavg()[0]:.1f} at the start", flush=True)  # fmt: skip
+            print("\n| run | wall | x duration | peak RSS | status |\n|---|---|---|---|---|")
+            if args.in_process:
+                _in_process(runtime, video)
+                return
+            chunked = {
+                "MEDIAFLOW_CHUNK_THRESHOLD_S": str(args.threshold_s),
+                "MEDIAFLOW_CHUNK_LENGTH_S": str(args.chunk_s),
+                "MEDIAFLOW_CHUNK_OVERLAP_S": str(args.overlap_s),
             }
-            expected = int(duration // args.slide_s) + (1 if duration % args.slide_s else 0)
-            print(
-                f"| OCR | {len(slides)} of {expected} slide titles read, "
-                f"{ocr.get('ocr_runs')} full reads |"
-            )
+            runs = []
+            if not args.skip_whole:
+                whole_env = {"MEDIAFLOW_CHUNK_THRESHOLD_S": "0"}
+                runs.append(_run(runtime, video, "whole, 1 worker", workers=1, env=whole_env,
+                                 timeout_s=args.timeout_s))  # fmt: skip
+                _print_run(runs[-1], None)
+            for count in args.workers:
+                runs.append(_run(runtime, video, f"chunked, {count} worker(s)", workers=count,
+                                 env=chunked, timeout_s=args.timeout_s))  # fmt: skip
+                _print_run(runs[-1], runs[0] if not args.skip_whole else None)
+            print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+        whole = runs[0] if not args.skip_whole else None
+        spoken = _normalise(talk_text(args.minutes * 60)).split()
+        print("\n| run | chunks | stitched WER vs whole | of which within 3 s of an edge "
+              "| WER vs the spoken text | slide titles |\n|---|---|---|---|---|---|")  # fmt: skip
+        for run in runs:
+            error, near = "-", "-"
+            if whole and run is not whole:
+                error = f"{jiwer.wer(_normalise(whole['text']), _normalise(run['text'])):.2%}"
+                near = _errors_near_edges(whole["words"], run["words"], run["edges"])
+            hypothesis = [w for w, _ in run["words"]]
+            reference = " ".join(spoken[: len(hypothesis)])  # the text spoken up to the end
+            truth = f"{jiwer.wer(reference, ' '.join(hypothesis)):.2%}" if hypothesis else "-"
+            print(f"| {run['label']} | {run['chunks']} | {error} | {near} | {truth} "
+                  f"| {run['titles']} |")  # fmt: skip
+        if args.keep and args.video is None:
+            kept = Path.cwd() / "talk.mp4"
+            video.replace(kept)
+            print(f"kept {kept}")
+
+
+def _errors_near_edges(
+    reference: list[tuple[str, float]], hypothesis: list[tuple[str, float]], edges: list[float]
+) -> str:
+    """How many word errors (against the whole run) lie within 3 s of a chunk edge.
+
+    The stitching can only duplicate or lose words there; errors elsewhere are the
+    model hearing the same audio differently in a different 30 s window.
+    """
+    if not reference or not hypothesis:
+        return "-"
+    out = jiwer.process_words(" ".join(w for w, _ in reference), " ".join(w for w, _ in hypothesis))
+    near = total = 0
+    for chunk in out.alignments[0]:
+        if chunk.type == "equal":
+            continue
+        times = [t for _, t in reference[chunk.ref_start_idx : chunk.ref_end_idx]] + [
+            t for _, t in hypothesis[chunk.hyp_start_idx : chunk.hyp_end_idx]
+        ]
+        count = max(
+            chunk.ref_end_idx - chunk.ref_start_idx, chunk.hyp_end_idx - chunk.hyp_start_idx
+        )
+        total += count
+        if any(abs(t - edge) <= 3.0 for t in times for edge in edges):
+            near += count
+    return f"{near} of {total} errors"
+
+
+def _print_run(run: dict[str, Any], baseline: dict[str, Any] | None) -> None:
+    ratio = f", {run['wall'] / baseline['wall']:.2f}x whole" if baseline else ""
+    peaks = " / ".join(f"{p:.0f}" for p in run["peaks"])
+    status = run["status"] + (f" ({run['error']})" if run["error"] else "")
+    print(f"| {run['label']} | {run['wall']:.0f} s{ratio} | {run['wall'] / run['duration']:.3f}x "
+          f"| {peaks} MB | {status} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -190,6 +190,30 @@ class Settings(BaseSettings):
         description="USD per billed unit, {'kind:provider': {unit: usd}}; unset: the "
         "dated defaults of mediaflow.providers.cloud.pricing (JSON; merged over them).",
     )
+    # --- long media and transcription speed (issue 14, items 5 and 7) ---
+    whisper_decoding: Literal["sequential", "batched"] = Field(
+        default="sequential",
+        description="faster-whisper decoding: sequential 30 s windows, or batched VAD chunks "
+        "(bench/transcription_modes.py compares them).",
+    )
+    whisper_batch_size: int = Field(
+        default=8, ge=1, description="VAD chunks decoded together when whisper_decoding=batched."
+    )
+    chunk_threshold_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="Files longer than this are split into chunks processed as separate "
+        "queue tasks (0: never split).",
+    )
+    chunk_length_s: float = Field(
+        default=600.0, gt=0, description="Length of one chunk of a long file, in seconds."
+    )
+    chunk_overlap_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Audio each chunk transcribes beyond its edges, so that words cut by a "
+        "chunk boundary are heard whole by one of the two chunks.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -87,6 +87,21 @@ class TaskQueue:
                 ) from None
         return len(media_file_ids)
 
+    def defer_task(self, task: str, *, queueing_lock: str | None = None, **arguments: Any) -> bool:
+        """Queue one task by name on the media queue; False when its lock is already queued.
+
+        Used by the long-media chunks (``pipeline.chunked``): their tasks are
+        registered on the worker's App, so only the name travels here.
+        """
+        app = self._open_app()
+        try:
+            app.configure_task(name=task, queue=MEDIA_QUEUE, queueing_lock=queueing_lock).defer(
+                **arguments
+            )
+        except procrastinate.exceptions.AlreadyEnqueued:
+            return False
+        return True
+
     def cancel_queued(self, media_file_ids: Sequence[uuid.UUID]) -> int:
         """Cancel the queued (not yet started) tasks of these files; return how many."""
         app = self._open_app()

@@ -61,7 +61,7 @@ from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
 from mediaflow.runtime import Runtime
 from mediaflow.storage import ObjectStore
 
-__all__ = ["FileOutcome", "Pipeline", "StageCallback", "with_retries"]
+__all__ = ["FileOutcome", "Pipeline", "StageCallback", "Timer", "with_retries"]
 
 StageCallback = Callable[[ProcessingStage], None]
 Timer = Callable[[ProcessingStage], AbstractContextManager[StageStep]]
@@ -392,6 +392,17 @@ class Pipeline:
         media = MediaInput(path=Path(), media_type=info.media_type, name=run.file.original_name)
         for stage, provider in self._applicable(run, info.media_type):
             self._call(run, stage, provider, media)
+
+    def run_providers(
+        self, file: ClaimedFile, selection: ProviderSelection, media: MediaInput, timer: Timer
+    ) -> FileOutcome:
+        """The transcription and analysis stages alone on ``media`` (a chunk of a long file:
+        ``pipeline.chunked``); what they produce goes to ``records``."""
+        outcome = FileOutcome(media_file_id=file.media_file_id, status=MediaFileStatus.PROCESSING)
+        run = _Run(file, selection, outcome, timer, notify=lambda _stage: None)
+        self._run_providers(run, media, ProcessingStage.TRANSCRIPTION)
+        self._run_providers(run, media, ProcessingStage.ANALYSIS)
+        return outcome
 
     def _save_keyframes(self, file: ClaimedFile, shots: list[Shot]) -> int:
         """A thumbnail of each shot's keyframe in the content store, and the shot's row."""

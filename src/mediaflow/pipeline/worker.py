@@ -28,6 +28,7 @@ from procrastinate.worker import Worker
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
 from mediaflow.errors import IntegrityError, NotFound
+from mediaflow.pipeline.chunked import CHUNK_TASK, process_chunk, split_file
 from mediaflow.pipeline.fleet import Drain, hold_presence
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
@@ -63,6 +64,9 @@ def process_file(runtime: Runtime, media_file_id: uuid.UUID, providers: list[str
         job_id, status, options, key = row
     if status is MediaFileStatus.CANCELLED:
         return status.value
+    split = split_file(runtime, media_file_id, providers)  # a long file: chunk tasks instead
+    if split is not None:
+        return split
     selection = runtime.providers.select(
         providers or options.get("providers"), check_available=False
     )
@@ -89,6 +93,26 @@ def _process_file_task(
     return processor(runtime, uuid.UUID(media_file_id), providers)
 
 
+def _process_chunk_task(
+    context: procrastinate.JobContext,
+    media_file_id: str,
+    *,
+    run: str,
+    chunk: dict[str, Any],
+    chunks: int,
+    providers: list[str] | None = None,
+) -> str:
+    runtime: Runtime = context.additional_context[_RUNTIME]
+    return process_chunk(
+        runtime,
+        uuid.UUID(media_file_id),
+        run=run,
+        chunk_data=chunk,
+        chunks=chunks,
+        providers=providers,
+    )
+
+
 def build_worker_app(connector: procrastinate.BaseConnector) -> procrastinate.App:
     """A procrastinate App with mediaflow's task registered on it (one App per worker)."""
     app = procrastinate.App(connector=connector)
@@ -99,6 +123,12 @@ def build_worker_app(connector: procrastinate.BaseConnector) -> procrastinate.Ap
         # a crash of our own code (not a bad file: that fails the file, not the task)
         retry=procrastinate.RetryStrategy(max_attempts=3, wait=2, exponential_wait=2),
     )(_process_file_task)
+    app.task(
+        name=CHUNK_TASK,
+        queue=MEDIA_QUEUE,
+        pass_context=True,
+        retry=procrastinate.RetryStrategy(max_attempts=3, wait=2, exponential_wait=2),
+    )(_process_chunk_task)
     return app
 
 

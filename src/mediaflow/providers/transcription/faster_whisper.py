@@ -39,6 +39,7 @@ from mediaflow.providers.base import (
     TranscriptOutput,
     Word,
 )
+from mediaflow.providers.transcription.whisper_decoding import decode
 
 ENV_VAR = "MEDIAFLOW_WHISPER_MODEL"
 DEFAULT_MODEL_NAME = "tiny.en"
@@ -153,16 +154,14 @@ class FasterWhisperProvider(Transcriber):
         import faster_whisper
 
         try:
-            segments_iter, info = model.transcribe(
+            raw_segments, info = decode(
+                model,
                 str(media.audio_path),
+                mode=self.settings.whisper_decoding,
                 language=self.language,
                 beam_size=self.beam_size,
-                vad_filter=True,
-                condition_on_previous_text=False,
-                word_timestamps=True,
+                batch_size=self.settings.whisper_batch_size,
             )
-            # transcribe() is lazy: the decoding (and its errors) happen while iterating.
-            raw_segments = list(segments_iter)
         except ProviderError:
             raise
         except Exception as exc:
@@ -211,6 +210,7 @@ class FasterWhisperProvider(Transcriber):
                 "device": "cpu",
                 "cpu_threads": self.cpu_threads,
                 "beam_size": self.beam_size,
+                "decoding": self.settings.whisper_decoding,
                 "vad_filter": True,
                 "condition_on_previous_text": False,
                 "language_probability": round(float(info.language_probability), 4),
