@@ -108,12 +108,13 @@ def worker(
 
 def providers() -> None:
     """List every provider with its availability here."""
-    table = Table("kind", "name", "accepts", "types", "key", "available")
+    table = Table("kind", "name", "accepts", "types", "model", "key", "available")
     with cli_runtime() as runtime:
         for info in runtime.providers.infos():
             table.add_row(
                 info.kind, info.name, ", ".join(sorted(info.accepts)),
-                ", ".join(info.analysis_types) or "-", "yes" if info.needs_key else "no",
+                ", ".join(info.analysis_types) or "-", info.model or "-",
+                "yes" if info.needs_key else "no",
                 "yes" if info.available else f"no: {info.reason}",
             )  # fmt: skip
     console.print(table)

@@ -36,6 +36,7 @@ from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
 from mediaflow.media.probe import probe
 from mediaflow.media.types import Frame, Shot
 from mediaflow.pipeline.log import LogEvent, StageStep, error_message, stage_timer
+from mediaflow.pipeline.people import FaceLinker
 from mediaflow.pipeline.records import (
     ClaimedFile,
     DatabaseRecords,
@@ -112,8 +113,10 @@ class Pipeline:
         store: ContentStore,
         providers: ProviderRegistry,
         settings: Settings,
+        people: FaceLinker | None = None,
     ) -> None:
         self.records = records
+        self.people = people  # links found faces to people (None: faces stay unlinked)
         self.store = store
         self.providers = providers
         self.settings = settings
@@ -135,6 +138,9 @@ class Pipeline:
             store=runtime.store,
             providers=runtime.providers,
             settings=runtime.settings,
+            people=FaceLinker(
+                runtime.db, runtime.store, threshold=runtime.settings.people_match_threshold
+            ),
         )
 
     # -- one file -----------------------------------------------------------------------
@@ -301,6 +307,10 @@ class Pipeline:
                     latency = _ms_since(started)
                     self.records.save_analysis(file, name, outputs, latency)
                     step.details["analysis_types"] = [o.analysis_type for o in outputs]
+                    if self.people is not None:
+                        linked = self.people.link(file, name, outputs, media.frames)
+                        if linked is not None:
+                            step.details["people"] = linked
                     outcome.results += len(outputs)
         except Exception as exc:
             outcome.provider_failures.append(f"{name}: {error_message(exc)}")

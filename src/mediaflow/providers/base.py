@@ -115,6 +115,9 @@ class AnalysisOutput:
     model: str
     model_version: str | None = None
     confidence: float | None = None
+    # what the pipeline's after-steps use but the result row does not keep (face
+    # embeddings for the people step): never written to ``result``
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Provider(ABC):
@@ -134,6 +137,8 @@ class Provider(ABC):
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: how load errors name what failed to load ("the faster-whisper model")
     model_description: ClassVar[str] = "its model"
+    #: a provider that is a default only while this one (a better one) cannot run
+    fallback_for: ClassVar[str | None] = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -163,6 +168,10 @@ class Provider(ABC):
     def _availability(self) -> Availability:
         """Checks of the provider's own (model files, keys); the packages are checked already."""
         return Availability(True)
+
+    def model_info(self) -> str:
+        """The model's name and version as results record them (``mediaflow providers``)."""
+        return self.model_description
 
     # -- model life cycle ---------------------------------------------------------------
 
