@@ -39,8 +39,10 @@ PROVIDERS_BEFORE = (
 
 def upgrade() -> None:
     # ADD VALUE cannot be used in the transaction that adds it; nothing here uses it
+    after = PROVIDERS_BEFORE[-1]
     for value in NEW_PROVIDERS:
-        op.execute(f"ALTER TYPE analysis_provider ADD VALUE IF NOT EXISTS '{value}'")
+        op.execute(f"ALTER TYPE analysis_provider ADD VALUE IF NOT EXISTS '{value}' AFTER '{after}'")
+        after = value
 
     op.create_table(
         "person",

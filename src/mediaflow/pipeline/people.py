@@ -6,9 +6,9 @@ the content store) and links it to a ``person`` *incrementally*: the face joins 
 person whose centroid is nearest, when the cosine similarity reaches the match
 threshold, and starts a new person otherwise. Two faces of one frame never join the
 same person (one person cannot be twice in a picture). A re-run of a file replaces
-its faces. ``recluster`` (``mediaflow people recluster``) groups every face again (order-free:
-nearest-centroid passes after the incremental rule), keeping the people (and their names) that the new groups
-mostly hold.
+its faces. ``recluster`` (``mediaflow people recluster``) groups every face again
+(order-free: nearest-centroid passes after the incremental rule), keeping the people
+(and their names) that the new groups mostly hold.
 
 Assignments are serialised with a transaction-level advisory lock, so two workers
 finding the same new person at once make one person, not two.

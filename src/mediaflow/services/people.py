@@ -9,6 +9,7 @@ its span), an image is one appearance at 0 s.
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 MAX_NAME = 200
+_ID_PREFIX = re.compile(r"[0-9a-f]{4,32}")
 # a gap between two sightings up to this long still counts as one appearance
 JOIN_GAP_S = 1.0
 
@@ -98,6 +100,14 @@ def _resolve(session: Session, ref: str | uuid.UUID) -> Person:
         person = session.scalars(
             sa.select(Person).where(sa.func.lower(Person.name) == text.lower())
         ).first()
+        if person is None and _ID_PREFIX.fullmatch(text.lower()):
+            # the short id `people list` shows; ambiguous prefixes name nobody
+            found = session.scalars(
+                sa.select(Person)
+                .where(sa.cast(Person.id, sa.Text).startswith(text.lower()))
+                .limit(2)
+            ).all()
+            person = found[0] if len(found) == 1 else None
     if person is None:
         raise NotFound(f"no person {text!r}", hint="list them with `mediaflow people list`")
     return person

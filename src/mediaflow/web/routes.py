@@ -92,3 +92,15 @@ def media_page(request: Request, media_id: uuid.UUID) -> HTMLResponse:
 def search_page(request: Request) -> HTMLResponse:
     """Search over transcripts and results; hits open the media at their moment."""
     return _page(request, "search.html", title="Search")
+
+
+@router.get(PAGE_PREFIX + "/people", response_class=HTMLResponse)
+def people_page(request: Request) -> HTMLResponse:
+    """Every person found by their faces, with a face each."""
+    return _page(request, "people.html", title="People")
+
+
+@router.get(PAGE_PREFIX + "/people/{person_id}", response_class=HTMLResponse)
+def person_page(request: Request, person_id: uuid.UUID) -> HTMLResponse:
+    """One person: face crops, naming, merging, and every appearance with its time."""
+    return _page(request, "person.html", title="Person", person_id=str(person_id))

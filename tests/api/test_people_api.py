@@ -1,0 +1,72 @@
+"""``/people`` over real HTTP: list, one person, appearances, naming, merging, crops, pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from mediaflow.pipeline.ingest import ingest
+from mediaflow.pipeline.runner import run_job
+from mediaflow.runtime import Runtime
+from tests.api.server import LiveServer
+from tests.integration.test_people import astronaut, astronaut_again, cameraman, save_png
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client(api: LiveServer) -> Any:
+    with api.client(timeout=60) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def faces_job(api_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    folder = tmp_path_factory.mktemp("faces")
+    paths = [
+        save_png(astronaut(), folder / "eileen.png"),
+        save_png(astronaut_again(), folder / "eileen-2.png"),
+        save_png(cameraman(), folder / "camera.png"),
+    ]
+    job = ingest(api_runtime, paths, providers=["yunet"])
+    run_job(api_runtime, job.job_id)
+    return list(job.media_file_ids)
+
+
+def test_people_routes(client: httpx.Client, faces_job: list[Any]) -> None:
+    listed = client.get("/people").json()["items"]
+    assert sorted(p["face_count"] for p in listed) == [1, 2]
+    eileen = next(p for p in listed if p["face_count"] == 2)
+    other = next(p for p in listed if p["face_count"] == 1)
+
+    named = client.patch(f"/people/{eileen['id']}", json={"name": "Eileen"})
+    assert named.status_code == 200 and named.json()["label"] == "Eileen"
+    detail = client.get("/people/eileen").json()
+    assert detail["id"] == eileen["id"] and len(detail["appearances"]) == 2
+    seen = client.get("/people/Eileen/appearances").json()["items"]
+    assert {a["media_file_id"] for a in seen} == {str(i) for i in faces_job[:2]}
+    in_file = client.get("/people", params={"media_id": str(faces_job[0])}).json()["items"]
+    assert [p["id"] for p in in_file] == [eileen["id"]]
+
+    crop = client.get(f"/people/faces/{detail['faces'][0]['id']}/crop")
+    assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+    assert crop.content[:2] == b"\xff\xd8"
+
+    # bad input: clear 4xx, nothing changed
+    assert client.patch(f"/people/{other['id']}", json={"name": "EILEEN"}).status_code == 409
+    assert client.patch(f"/people/{other['id']}", json={"name": ""}).status_code == 422
+    assert client.patch(f"/people/{other['id']}", json={"nom": "x"}).status_code == 422
+    assert client.get("/people/nobody-at-all").status_code == 404
+    assert client.get("/people/faces/999999/crop").status_code == 404
+    assert client.get("/people/eileen").json()["face_count"] == 2
+
+    merged = client.post("/people/Eileen/merge", json={"other": other["id"]})
+    assert merged.status_code == 200 and merged.json()["face_count"] == 3
+    report = client.post("/people/recluster").json()
+    assert report["faces"] == 3
+
+    page = client.get(f"/ui/people/{eileen['id']}")
+    assert page.status_code == 200 and "person.js" in page.text
+    assert client.get("/ui/people").status_code == 200
