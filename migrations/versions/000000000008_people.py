@@ -41,7 +41,9 @@ def upgrade() -> None:
     # ADD VALUE cannot be used in the transaction that adds it; nothing here uses it
     after = PROVIDERS_BEFORE[-1]
     for value in NEW_PROVIDERS:
-        op.execute(f"ALTER TYPE analysis_provider ADD VALUE IF NOT EXISTS '{value}' AFTER '{after}'")
+        op.execute(
+            f"ALTER TYPE analysis_provider ADD VALUE IF NOT EXISTS '{value}' AFTER '{after}'"
+        )
         after = value
 
     op.create_table(
