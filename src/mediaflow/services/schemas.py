@@ -210,6 +210,7 @@ class TranscriptionOut(BaseModel):
     provider: TranscriptionProvider
     model: str | None
     language: str | None
+    language_probability: float | None = None
     text: str
     confidence: float | None
     latency_ms: int | None
