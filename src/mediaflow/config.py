@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         default=None, ge=1, description="Most speakers diarization may find; unset: no bound."
     )
     speaker_threshold: float = Field(
-        default=0.75,
+        default=0.65,
         gt=0,
         lt=1,
         description="Least cosine similarity of two speech turns' voices to be one speaker.",

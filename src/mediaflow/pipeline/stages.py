@@ -46,6 +46,7 @@ from mediaflow.pipeline.records import (
 )
 from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
 from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
+from mediaflow.providers.speakers import add_speakers
 from mediaflow.runtime import Runtime
 from mediaflow.storage import ContentStore
 
@@ -295,6 +296,10 @@ class Pipeline:
                 started = time.perf_counter()
                 if isinstance(provider, Transcriber):
                     transcript = self._retrying(step, name, partial(provider.transcribe, media))
+                    if media.audio_path is not None:  # who speaks when (issue 12)
+                        step.details["diarization"] = add_speakers(
+                            transcript, media.audio_path, self.settings, media.options
+                        )
                     latency = _ms_since(started)
                     self.records.save_transcription(file, name, transcript, latency)
                     step.details.update(
