@@ -118,3 +118,10 @@ def providers() -> None:
                 "yes" if info.available else f"no: {info.reason}",
             )  # fmt: skip
     console.print(table)
+    from mediaflow.providers.speakers import diarization_available, diarization_model
+
+    reason = diarization_available()
+    console.print(
+        f"diarization (transcripts): {diarization_model()}: "
+        + ("available" if reason is None else f"unavailable: {reason}")
+    )

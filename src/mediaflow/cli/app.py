@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from mediaflow.cli import analyze, db, people, reanalyze, results, search, serve
+from mediaflow.cli import analyze, db, people, reanalyze, results, search, serve, speakers
 from mediaflow.cli.output import fail
 from mediaflow.errors import ConfigurationError, MediaflowError
 
@@ -35,6 +35,7 @@ app.command()(reanalyze.reanalyze)
 app.command()(serve.serve)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(people.app, name="people")
+app.add_typer(speakers.app, name="speakers")
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

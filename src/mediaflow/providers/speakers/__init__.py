@@ -16,7 +16,14 @@ from mediaflow.config import Settings
 from mediaflow.errors import InvalidInput
 from mediaflow.providers.base import TranscriptOutput
 
-__all__ = ["add_speakers", "diarization_available"]
+__all__ = ["add_speakers", "diarization_available", "diarization_model"]
+
+
+def diarization_model() -> str:
+    """The speaker encoder's name and version."""
+    from mediaflow.providers.speakers.diarize import model_info
+
+    return model_info()
 
 
 def diarization_available() -> str | None:
