@@ -195,3 +195,34 @@ def test_haar_is_the_default_only_where_yunet_cannot_run(tmp_path: Path) -> None
     defaults = registry.defaults("analysis")
     assert "opencv_haar" in defaults and "yunet" not in defaults
     assert "opencv_haar" in registry.select(["opencv_haar"]).analysis  # still there by name
+
+
+def save_grey16(array: np.ndarray, path: Path) -> Path:
+    grey = np.asarray(Image.fromarray(array).convert("L")).astype(np.uint16) * 257
+    Image.fromarray(grey).save(path)  # mode I;16
+    return path
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="16-bit greyscale PNGs are clipped by the image decoder; issue 10 (media) fixes it",
+)
+def test_yunet_finds_the_face_in_a_16_bit_greyscale_portrait(yunet: object, tmp_path: Path) -> None:
+    boxes = _faces(yunet, save_grey16(astronaut(), tmp_path / "grey16.png"))
+    assert len(boxes) == 1
+
+
+def test_a_video_gives_appearances_with_times(runtime: Runtime, tmp_path: Path) -> None:
+    from tests import media_factory as mf
+
+    face = astronaut()[:, :, :]
+    grey = np.full_like(face, 120)
+    fps = 5
+    pictures = [face] * (3 * fps) + [grey] * (3 * fps)
+    video = mf.encode_video(tmp_path / "clip.mp4", pictures, fps=fps, size=(512, 512))
+    job = ingest(runtime, [video], providers=["yunet"])
+    run_job(runtime, job.job_id)
+    (person,) = people.list_people(runtime)
+    (seen,) = people.appearances(runtime, person.id)
+    assert seen.media_file_id == job.media_file_ids[0]
+    assert seen.start_s == 0.0 and 2.5 <= seen.end_s <= 3.5
