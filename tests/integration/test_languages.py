@@ -16,7 +16,7 @@ from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.runner import run_job
 from mediaflow.providers.base import MediaInput
 from mediaflow.providers.registry import ProviderRegistry
-from mediaflow.providers.transcription.whisper_models import base_installed
+from mediaflow.providers.transcription.whisper_models import base_dir, base_installed
 from mediaflow.runtime import Runtime
 from mediaflow.services import media
 from tests import media_factory as mf
@@ -103,3 +103,21 @@ def test_the_language_and_its_probability_are_stored(runtime: Runtime, tmp_path:
     stored = media.get_transcription(runtime, job.media_file_ids[0])
     assert stored.language == "de"
     assert stored.language_probability is not None and stored.language_probability > 0.5
+
+
+def test_the_setting_base_makes_the_multilingual_model_the_default(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, whisper_model="base", diarization=False)
+    registry = ProviderRegistry(settings)
+    try:
+        provider = registry.transcriber("faster_whisper")
+        assert provider.availability().available
+        assert "base (multilingual)" in provider.model_info()
+        wav = _wav16k(SPANISH, "es", tmp_path / "es.wav")
+        out = provider.transcribe(MediaInput(path=wav, media_type=MediaType.AUDIO, audio_path=wav))
+        assert (out.model, out.language) == ("faster-whisper-base", "es")
+        assert out.details["model_choice"] == "default"
+        assert out.details["language_detection"] is None  # the model itself identified it
+        # joined once into the cache folder, checksum checked
+        assert (base_dir(settings) / "model.bin").stat().st_size > 1e8
+    finally:
+        registry.clear()

@@ -103,8 +103,10 @@ def ensure_base(settings: Settings) -> Path:
         if _complete(folder):  # another thread joined it meanwhile
             return folder
         folder.mkdir(parents=True, exist_ok=True)
-        for name in COPIED_FILES:
-            shutil.copyfile(part1 / name, folder / name)
+        for name in COPIED_FILES:  # atomically: another process may be loading them
+            temporary = folder / f"{name}.{os.getpid()}.partial"
+            shutil.copyfile(part1 / name, temporary)
+            os.replace(temporary, folder / name)
         partial = folder / f"model.bin.{os.getpid()}.partial"
         digest = hashlib.sha256()
         try:
