@@ -158,3 +158,17 @@ def test_the_pipeline_gives_segments_speakers_exports_and_renames(
     with pytest.raises(InvalidInput):
         speakers.rename_speaker(runtime, media_id, "Alice", "  ")
     assert [s.name for s in speakers.list_speakers(runtime, media_id)] == ["Speaker 1", "Alice"]
+
+
+def test_long_files_cluster_a_sample_and_assign_the_rest() -> None:
+    from mediaflow.providers.speakers import diarize as module
+
+    rng = np.random.default_rng(3)
+    voices = rng.normal(size=(2, 256))
+    truth = np.repeat([0, 1, 0, 1], 600)  # 2400 windows > MAX_LINKAGE
+    vectors = voices[truth] + rng.normal(scale=0.35, size=(len(truth), 256))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    assert len(truth) > module.MAX_LINKAGE
+    labels = module.cluster(vectors, 0.65, None)
+    assert sorted(set(labels.tolist())) == [0, 1]
+    assert (labels == truth).mean() > 0.99

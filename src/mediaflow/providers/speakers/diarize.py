@@ -34,6 +34,7 @@ HOP_S = 0.75
 MIN_REGION_S = 0.4
 MIN_SPEAKER_S = 1.0
 STEP_S = 0.01
+MAX_LINKAGE = 2000  # windows clustered pairwise (about 25 min of speech); more are sampled
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,20 @@ def cluster(
         return np.zeros(count, dtype=np.int64)
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 
-    distances = np.clip(1.0 - vectors.astype(np.float64) @ vectors.T.astype(np.float64), 0, 2)
-    tree = linkage(distances[np.triu_indices(count, k=1)], method="average")
+    # linkage needs all pairwise distances: on long files it runs on an evenly spaced
+    # sample, and every window then joins the nearest sampled group's centroid
+    sample = np.linspace(0, count - 1, min(count, MAX_LINKAGE)).round().astype(np.int64)
+    picked = vectors[sample].astype(np.float64)
+    distances = np.clip(1.0 - picked @ picked.T, 0, 2)
+    tree = linkage(distances[np.triu_indices(len(sample), k=1)], method="average")
     labels = fcluster(tree, t=1.0 - threshold, criterion="distance")
     if max_speakers is not None and len(set(labels)) > max_speakers:
         labels = fcluster(tree, t=max_speakers, criterion="maxclust")
     labels = np.asarray(labels, dtype=np.int64)
+    if len(sample) < count:
+        groups = sorted(set(labels.tolist()))
+        centroids = np.array([picked[labels == g].mean(axis=0) for g in groups])
+        labels = np.array(groups, dtype=np.int64)[np.argmax(vectors @ centroids.T, axis=1)]
     weight = np.ones(count) * HOP_S if weights is None else weights
     totals = {g: float(weight[labels == g].sum()) for g in set(labels.tolist())}
     big = [g for g, total in totals.items() if total >= MIN_SPEAKER_S]
