@@ -60,6 +60,8 @@ def test_people_routes(client: httpx.Client, faces_job: list[Any]) -> None:
     assert client.patch(f"/people/{other['id']}", json={"name": ""}).status_code == 422
     assert client.patch(f"/people/{other['id']}", json={"nom": "x"}).status_code == 422
     assert client.get("/people/nobody-at-all").status_code == 404
+    assert client.get("/people/a%00b").status_code == 404  # PostgreSQL text holds no NUL
+    assert client.patch(f"/people/{other['id']}", json={"name": "a\u0000b"}).status_code == 422
     assert client.get("/people/faces/999999/crop").status_code == 404
     assert client.get("/people/eileen").json()["face_count"] == 2
 
@@ -92,5 +94,7 @@ def test_speaker_routes(
     assert client.patch(f"/media/{media_id}/speakers/Nobody", json={"name": "X"}).status_code == 404
     assert client.patch(f"/media/{media_id}/speakers/Host", json={"name": ""}).status_code == 422
     assert client.get(f"/media/{uuid4()}/speakers").status_code == 404
+    nul = client.patch(f"/media/{media_id}/speakers/Host", json={"name": "x\u0000"})
+    assert nul.status_code == 422
     segments = client.get(f"/media/{media_id}/transcription").json()["segments"]
     assert {s["speaker"] for s in segments} == {"Host", "Speaker 2"}

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from mediaflow.db.models import Face, MediaFile, Person
+from mediaflow.db.values import has_nul
 from mediaflow.errors import InvalidInput, NotFound, Refused
 from mediaflow.pipeline.people import recluster as recluster_faces
 from mediaflow.pipeline.people import refresh_people
@@ -94,6 +95,8 @@ def _label(person: Person) -> str:
 def _resolve(session: Session, ref: str | uuid.UUID) -> Person:
     """The person an id or a (case-insensitive) name names; NotFound otherwise."""
     text = str(ref).strip()
+    if has_nul(text):  # PostgreSQL text cannot hold NUL: no person can be named so
+        raise NotFound(f"no person {text!r}")
     try:
         person = session.get(Person, uuid.UUID(text))
     except ValueError:
@@ -203,6 +206,8 @@ def rename(runtime: Runtime, ref: str | uuid.UUID, name: str | None) -> PersonOu
     clean = " ".join((name or "").split())
     if not clean:
         raise InvalidInput("a person's name cannot be empty")
+    if has_nul(clean):
+        raise InvalidInput("a person's name cannot contain NUL characters")
     if len(clean) > MAX_NAME:
         raise InvalidInput(f"a person's name is at most {MAX_NAME} characters")
     with runtime.db.session() as session:

@@ -64,7 +64,12 @@ class ReclusterOut(BaseModel):
     moved: int
 
 
-@router.get("", response_model=PeopleList, summary="Every person (or those of one media file)")
+@router.get(
+    "",
+    response_model=PeopleList,
+    summary="Every person (or those of one media file)",
+    responses={404: _error("No such media file")},
+)
 def list_people(
     runtime: RuntimeDep,
     media_id: uuid.UUID | None = Query(default=None, description="Only people seen in this file"),
