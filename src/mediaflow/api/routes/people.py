@@ -131,7 +131,11 @@ def get_appearances(runtime: RuntimeDep, person: str = PathParam(max_length=200)
     "/{person}",
     response_model=PersonOut,
     summary="Name a person",
-    responses={404: _error("No such person"), 409: _error("Another person has that name")},
+    responses={
+        400: _error("The body is not JSON"),
+        404: _error("No such person"),
+        409: _error("Another person has that name"),
+    },
 )
 def name_person(
     body: NameIn, runtime: RuntimeDep, person: str = PathParam(max_length=200)
@@ -144,7 +148,7 @@ def name_person(
     "/{person}/merge",
     response_model=PersonOut,
     summary="Merge another person into this one",
-    responses={404: _error("No such person")},
+    responses={400: _error("The body is not JSON"), 404: _error("No such person")},
 )
 def merge_people(
     body: MergeIn, runtime: RuntimeDep, person: str = PathParam(max_length=200)

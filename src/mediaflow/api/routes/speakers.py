@@ -52,7 +52,10 @@ def list_speakers(media_id: uuid.UUID, runtime: RuntimeDep) -> SpeakerList:
     "/{media_id}/speakers/{speaker}",
     response_model=SpeakerList,
     summary="Rename a speaker of a media file",
-    responses={404: _error("No such media file or speaker")},
+    responses={
+        400: _error("The body is not JSON"),
+        404: _error("No such media file or speaker"),
+    },
 )
 def rename_speaker(
     media_id: uuid.UUID,
