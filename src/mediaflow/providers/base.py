@@ -140,6 +140,8 @@ class Provider(ABC):
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: how load errors name what failed to load ("the faster-whisper model")
     model_description: ClassVar[str] = "its model"
+    #: the distribution that ships the model (or engine); its version goes with the name
+    model_package: ClassVar[str | None] = None
     #: a provider that is a default only while this one (a better one) cannot run
     fallback_for: ClassVar[str | None] = None
 
@@ -174,7 +176,14 @@ class Provider(ABC):
 
     def model_info(self) -> str:
         """The model's name and version as results record them (``mediaflow providers``)."""
-        return self.model_description
+        if self.model_package is None:
+            return self.model_description
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"{self.model_description} ({self.model_package} {version(self.model_package)})"
+        except PackageNotFoundError:
+            return f"{self.model_description} ({self.model_package} not installed)"
 
     # -- model life cycle ---------------------------------------------------------------
 

@@ -124,7 +124,8 @@ class FasterWhisperProvider(Transcriber):
         name = _model_name(path) if path is not None else "none"
         if self._configured_path is None and is_base(self.settings.whisper_model):
             name = "base (multilingual)"
-        extra = "" if base_installed() else "; base (multilingual) for other languages"
+        installed = base_installed() is None
+        extra = "; base (multilingual) for other languages" if installed else ""
         return f"faster-whisper {name}{extra}"
 
     @property

@@ -103,6 +103,10 @@ class OpenAITranscriptionProvider(Transcriber):
     name: ClassVar[str] = TranscriptionProvider.OPENAI.value
     needs_key: ClassVar[bool] = True
 
+    def model_info(self) -> str:
+        """The model the API is asked for, and where."""
+        return f"{self.settings.openai_transcription_model} at {self.settings.openai_base_url}"
+
     def _availability(self) -> Availability:
         """Available when an API key is configured (no request is made to check it)."""
         if _api_key(self.settings) is None:
