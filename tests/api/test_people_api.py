@@ -98,3 +98,21 @@ def test_speaker_routes(
     assert nul.status_code == 422
     segments = client.get(f"/media/{media_id}/transcription").json()["segments"]
     assert {s["speaker"] for s in segments} == {"Host", "Speaker 2"}
+
+
+def test_a_bad_job_option_is_refused_before_anything_is_stored(client: httpx.Client) -> None:
+    import io
+
+    from PIL import Image
+
+    from tests.integration.test_people import astronaut
+
+    data = io.BytesIO()
+    Image.fromarray(astronaut()).save(data, format="PNG")
+    response = client.post(
+        "/jobs",
+        files={"files": ("eileen.png", data.getvalue(), "image/png")},
+        data={"options": '{"model": "/etc", "max_speakers": 2}'},
+    )
+    assert response.status_code == 422, response.text
+    assert "options.model" in response.json()["error"]["message"]
