@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -116,20 +117,55 @@ def _resolve(session: Session, ref: str | uuid.UUID) -> Person:
     return person
 
 
+def _outs(session: Session, people: Sequence[Person]) -> list[PersonOut]:
+    """``people`` with their file counts and cover faces, in two queries for all of them."""
+    ids = [p.id for p in people]
+    if not ids:
+        return []
+    # a Result has keys(): dict() would read it as a mapping, so rows are unpacked here
+    media_counts = {
+        person_id: count
+        for person_id, count in session.execute(
+            sa.select(Face.person_id, sa.func.count(sa.distinct(Face.media_file_id)))
+            .where(Face.person_id.in_(ids))
+            .group_by(Face.person_id)
+        )
+    }
+    ranked = (
+        sa.select(
+            Face.person_id,
+            Face.id,
+            sa.func.row_number()
+            .over(
+                partition_by=Face.person_id,
+                order_by=(Face.crop_key.is_(None), Face.score.desc().nulls_last(), Face.id),
+            )
+            .label("rank"),
+        )
+        .where(Face.person_id.in_(ids))
+        .subquery()
+    )
+    covers = {
+        person_id: face_id
+        for person_id, face_id in session.execute(
+            sa.select(ranked.c.person_id, ranked.c.id).where(ranked.c.rank == 1)
+        )
+    }
+    return [
+        PersonOut(
+            id=p.id,
+            name=p.name,
+            label=_label(p),
+            face_count=p.face_count,
+            media_count=int(media_counts.get(p.id, 0)),
+            cover_face_id=covers.get(p.id),
+        )
+        for p in people
+    ]
+
+
 def _out(session: Session, person: Person) -> PersonOut:
-    media_count = session.scalar(
-        sa.select(sa.func.count(sa.distinct(Face.media_file_id))).where(Face.person_id == person.id)
-    )
-    cover = session.scalar(
-        sa.select(Face.id)
-        .where(Face.person_id == person.id)
-        .order_by(Face.crop_key.is_(None), Face.score.desc().nulls_last(), Face.id)
-        .limit(1)
-    )
-    return PersonOut(
-        id=person.id, name=person.name, label=_label(person), face_count=person.face_count,
-        media_count=int(media_count or 0), cover_face_id=cover,
-    )  # fmt: skip
+    return _outs(session, [person])[0]
 
 
 def list_people(runtime: Runtime, *, named_only: bool = False) -> list[PersonOut]:
@@ -140,7 +176,7 @@ def list_people(runtime: Runtime, *, named_only: bool = False) -> list[PersonOut
         )
         if named_only:
             query = query.where(Person.name.is_not(None))
-        return [_out(session, p) for p in session.scalars(query)]
+        return _outs(session, list(session.scalars(query)))
 
 
 def get_person(runtime: Runtime, ref: str | uuid.UUID, *, max_faces: int = 48) -> PersonDetail:
@@ -272,4 +308,4 @@ def people_in_media(runtime: Runtime, media_id: uuid.UUID) -> list[PersonOut]:
             .group_by(Face.person_id)
             .order_by(sa.func.count().desc())
         )
-        return [_out(session, p) for i in ids if (p := session.get(Person, i)) is not None]
+        return _outs(session, [p for i in ids if (p := session.get(Person, i)) is not None])
