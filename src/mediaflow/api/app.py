@@ -20,7 +20,17 @@ from fastapi.staticfiles import StaticFiles
 
 from mediaflow.api.deps import require_api_key
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
-from mediaflow.api.routes import cloud, health, jobs, media, search, session, workers
+from mediaflow.api.routes import (
+    cloud,
+    health,
+    jobs,
+    media,
+    people,
+    search,
+    session,
+    speakers,
+    workers,
+)
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
 from mediaflow.version import __version__
@@ -76,6 +86,8 @@ def create_app(
     app.include_router(media.router, dependencies=protected)
     app.include_router(search.router, dependencies=protected)
     app.include_router(workers.router, dependencies=protected)
+    app.include_router(people.router, dependencies=protected)
+    app.include_router(speakers.router, dependencies=protected)
     app.include_router(health.metrics_router, dependencies=protected)
     app.include_router(session.router)  # the login itself needs no key
     app.include_router(web.router)  # pages hold no data; their API calls need the key

@@ -141,7 +141,7 @@ def providers(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """List every provider with its availability here."""
-    table = Table("kind", "name", "accepts", "types", "key", "available")
+    table = Table("kind", "name", "accepts", "types", "model", "key", "available")
     with cli_runtime() as runtime:
         infos = runtime.providers.infos()
         if as_json:
@@ -150,7 +150,15 @@ def providers(
         for info in infos:
             table.add_row(
                 info.kind, info.name, ", ".join(sorted(info.accepts)),
-                ", ".join(info.analysis_types) or "-", "yes" if info.needs_key else "no",
+                ", ".join(info.analysis_types) or "-", info.model or "-",
+                "yes" if info.needs_key else "no",
                 "yes" if info.available else f"no: {info.reason}",
             )  # fmt: skip
     console.print(table)
+    from mediaflow.providers.speakers import diarization_available, diarization_model
+
+    reason = diarization_available()
+    console.print(
+        f"diarization (transcripts): {diarization_model()}: "
+        + ("available" if reason is None else f"unavailable: {reason}")
+    )

@@ -12,7 +12,19 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from mediaflow.cli import analyze, cloud, db, reanalyze, results, search, serve, storage, worker
+from mediaflow.cli import (
+    analyze,
+    cloud,
+    db,
+    people,
+    reanalyze,
+    results,
+    search,
+    serve,
+    speakers,
+    storage,
+    worker,
+)
 from mediaflow.cli.output import fail
 from mediaflow.errors import ConfigurationError, MediaflowError
 
@@ -37,6 +49,8 @@ app.add_typer(serve.keys_app, name="keys")
 app.add_typer(storage.app, name="storage")
 app.command()(cloud.costs)
 app.command()(cloud.compare)
+app.add_typer(people.app, name="people")
+app.add_typer(speakers.app, name="speakers")
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

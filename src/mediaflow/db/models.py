@@ -273,6 +273,8 @@ class Transcription(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_NOW, nullable=False
     )
+    # revision 8: how sure the spoken-language identification was (0-1)
+    language_probability: Mapped[float | None] = mapped_column(Double)
 
     __table_args__ = (
         Index(
@@ -384,4 +386,70 @@ class ApiKey(Base):
     __table_args__ = (
         UniqueConstraint("key_hash", name="uq_api_key_key_hash"),
         CheckConstraint("char_length(key_hash) = 64", name="ck_api_key_key_hash_sha256"),
+    )
+
+
+class Person(Base):
+    """One person (revision 8): a cluster of faces across the library, maybe named.
+
+    ``centroid`` is the unit-length mean of its faces' embeddings; a new face joins the
+    person whose centroid is nearest (above the match threshold).
+    """
+
+    __tablename__ = "person"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=_UUID
+    )
+    name: Mapped[str | None] = mapped_column(Text)
+    centroid: Mapped[list[float]] = mapped_column(postgresql.ARRAY(Double), nullable=False)
+    face_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=sql_text("0"))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_NOW, nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_NOW, onupdate=func.now(), nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("name IS NULL OR btrim(name) <> ''", name="ck_person_name_not_blank"),
+        Index("uq_person_name", func.lower(sql_text("name")), unique=True),
+    )
+
+
+class Face(Base):
+    """One face in one frame of a media file (revision 8), linked to its person."""
+
+    __tablename__ = "face"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    media_file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media_file.id", ondelete="CASCADE"), nullable=False
+    )
+    person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL")
+    )
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    model: Mapped[str] = mapped_column(Text, nullable=False)
+    frame_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    timestamp_s: Mapped[float] = mapped_column(Double, nullable=False)
+    start_s: Mapped[float | None] = mapped_column(Double)
+    end_s: Mapped[float | None] = mapped_column(Double)
+    frame_width: Mapped[int] = mapped_column(Integer, nullable=False)
+    frame_height: Mapped[int] = mapped_column(Integer, nullable=False)
+    x: Mapped[int] = mapped_column(Integer, nullable=False)
+    y: Mapped[int] = mapped_column(Integer, nullable=False)
+    w: Mapped[int] = mapped_column(Integer, nullable=False)
+    h: Mapped[int] = mapped_column(Integer, nullable=False)
+    score: Mapped[float | None] = mapped_column(Double)
+    embedding: Mapped[list[float]] = mapped_column(postgresql.ARRAY(Double), nullable=False)
+    crop_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_NOW, nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("w > 0 AND h > 0", name="ck_face_box"),
+        Index("ix_face_person", "person_id"),
+        Index("ix_face_media_file", "media_file_id", "timestamp_s"),
     )

@@ -74,6 +74,8 @@ class ClaimedFile:
     # results of an earlier file with the same content may be copied (pipeline.reuse):
     # only on a file's first run, and not when the job asked for ``force``
     may_reuse: bool = False
+    # the job's options (``model``, ``max_speakers``...): what providers may read per job
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -250,6 +252,7 @@ def save_transcription(
         provider=provider,
         model=output.model,
         language=output.language,
+        language_probability=output.language_probability,
         text=output.text,
         segments=mark_low_confidence(
             [dataclasses.asdict(segment) for segment in output.segments], min_confidence
@@ -378,7 +381,14 @@ class DatabaseRecords:
             options = session.scalar(sa.select(AnalysisJob.options).where(AnalysisJob.id == job_id))
             force = isinstance(options, dict) and options.get("force") is True
             may_reuse = not force and reuse.first_run(session, media_file_id)
-        return ClaimedFile(media_file_id, job_id, storage_key, original_name, may_reuse)
+        return ClaimedFile(
+            media_file_id,
+            job_id,
+            storage_key,
+            original_name,
+            may_reuse=may_reuse,
+            options=dict(options or {}),
+        )
 
     def log(self, event: LogEvent) -> None:
         """A processing_log row: now when it opens a step, with the next write otherwise.

@@ -47,6 +47,7 @@ from mediaflow.pipeline.log import (
     open_step,
     stage_timer,
 )
+from mediaflow.pipeline.people import FaceLinker
 from mediaflow.pipeline.records import (
     ClaimedFile,
     DatabaseRecords,
@@ -58,6 +59,7 @@ from mediaflow.pipeline.reuse import ReuseSource, fingerprint
 from mediaflow.providers.base import Analyzer, MediaInput, Provider, ProviderKind, Transcriber
 from mediaflow.providers.cloud.pricing import cost_of, estimate_units
 from mediaflow.providers.registry import ProviderRegistry, ProviderSelection
+from mediaflow.providers.speakers import add_speakers
 from mediaflow.runtime import Runtime
 from mediaflow.storage import ObjectStore
 
@@ -131,8 +133,10 @@ class Pipeline:
         store: ObjectStore,
         providers: ProviderRegistry,
         settings: Settings,
+        people: FaceLinker | None = None,
     ) -> None:
         self.records = records
+        self.people = people  # links found faces to people (None: faces stay unlinked)
         self.store = store
         self.providers = providers
         self.settings = settings
@@ -160,6 +164,9 @@ class Pipeline:
             store=runtime.store,
             providers=runtime.providers,
             settings=runtime.settings,
+            people=FaceLinker(
+                runtime.db, runtime.store, threshold=runtime.settings.people_match_threshold
+            ),
         )
 
     # -- one file -----------------------------------------------------------------------
@@ -256,6 +263,7 @@ class Pipeline:
             media = MediaInput(
                 path=path, media_type=info.media_type, frames=frames, audio_path=audio_path,
                 duration_s=info.duration_s, name=file.original_name, observed=observed,
+                options=file.options,
             )  # fmt: skip
             self._run_providers(run, media, ProcessingStage.TRANSCRIPTION)
             self._run_providers(run, media, ProcessingStage.ANALYSIS)
@@ -500,6 +508,10 @@ class Pipeline:
                 started = time.perf_counter()
                 if isinstance(provider, Transcriber):
                     transcript = self._retrying(step, name, partial(provider.transcribe, media))
+                    if media.audio_path is not None:  # who speaks when (issue 12)
+                        step.details["diarization"] = add_speakers(
+                            transcript, media.audio_path, self.settings, media.options
+                        )
                     latency = _ms_since(started)
                     self.records.save_transcription(file, name, transcript, latency)
                     step.details.update(
@@ -514,6 +526,10 @@ class Pipeline:
                     self.records.save_analysis(file, name, outputs, latency)
                     step.details["analysis_types"] = [o.analysis_type for o in outputs]
                     billing = next((o.billing for o in outputs if o.billing), None)
+                    if self.people is not None:
+                        linked = self.people.link(file, name, outputs, media.frames)
+                        if linked is not None:
+                            step.details["people"] = linked
                     outcome.results += len(outputs)
                 if provider.needs_key:  # a cloud call: its cost goes in the log (the ledger)
                     units = billing or estimate_units(provider, media)

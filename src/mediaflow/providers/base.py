@@ -59,6 +59,8 @@ class MediaInput:
     name: str | None = None  # the file's own name, for messages (path is a hash)
     # what a provider's frame observer saw in the pipeline's decode pass, by provider name
     observed: Mapping[str, Any] = field(default_factory=dict)
+    # the job's options, for providers that take per-job choices (``model``, ``max_speakers``)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -106,6 +108,7 @@ class TranscriptOutput:
     confidence: float | None
     model: str
     details: dict[str, Any] = field(default_factory=dict)
+    language_probability: float | None = None  # how sure the language identification was
 
 
 @dataclass
@@ -119,6 +122,9 @@ class AnalysisOutput:
     confidence: float | None = None
     # a cloud call's billed units ({"images": 3, ...}), on one output of the call
     billing: dict[str, float] | None = None
+    # what the pipeline's after-steps use but the result row does not keep (face
+    # embeddings for the people step): never written to ``result``
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Provider(ABC):
@@ -138,6 +144,10 @@ class Provider(ABC):
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: how load errors name what failed to load ("the faster-whisper model")
     model_description: ClassVar[str] = "its model"
+    #: the distribution that ships the model (or engine); its version goes with the name
+    model_package: ClassVar[str | None] = None
+    #: a provider that is a default only while this one (a better one) cannot run
+    fallback_for: ClassVar[str | None] = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -167,6 +177,17 @@ class Provider(ABC):
     def _availability(self) -> Availability:
         """Checks of the provider's own (model files, keys); the packages are checked already."""
         return Availability(True)
+
+    def model_info(self) -> str:
+        """The model's name and version as results record them (``mediaflow providers``)."""
+        if self.model_package is None:
+            return self.model_description
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"{self.model_description} ({self.model_package} {version(self.model_package)})"
+        except PackageNotFoundError:
+            return f"{self.model_description} ({self.model_package} not installed)"
 
     # -- model life cycle ---------------------------------------------------------------
 

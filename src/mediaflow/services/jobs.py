@@ -28,6 +28,7 @@ from mediaflow.db.values import has_nul
 from mediaflow.errors import Forbidden, InvalidInput, NotFound, Refused
 from mediaflow.pipeline import runner
 from mediaflow.pipeline.ingest import IngestResult, collect_files, ingest
+from mediaflow.providers.job_options import check_job_options
 from mediaflow.providers.registry import split_names
 from mediaflow.runtime import Runtime
 from mediaflow.services.schemas import (
@@ -148,6 +149,7 @@ def check_request(
         raise InvalidInput(f"options are not JSON: {exc}") from None
     if has_nul(rest):  # PostgreSQL's jsonb cannot hold a NUL character
         raise InvalidInput("options contain a NUL character")
+    check_job_options(rest)  # model, max_speakers, diarization
     if split_names(providers) and split_names(in_options):
         raise InvalidInput(
             "providers given twice", hint="name them in 'providers' or in options.providers"

@@ -210,6 +210,7 @@ class TranscriptionOut(BaseModel):
     provider: TranscriptionProvider
     model: str | None
     language: str | None
+    language_probability: float | None = None
     text: str
     confidence: float | None
     latency_ms: int | None
@@ -236,7 +237,8 @@ class TimelineEvent(BaseModel):
     """One stretch of a media file where a visual result says something, in time order.
 
     ``type``: ``shot`` (with its thumbnail), ``text`` (on-screen text), ``faces``,
-    ``moderation`` (an NSFW score), ``colors`` (the main colours).
+    ``moderation`` (an NSFW score), ``colors`` (the main colours), ``audio`` (an audio
+    event: speech, singing, music, silence or other).
     """
 
     type: str

@@ -1,4 +1,5 @@
-"""A media file's visual results as one timeline: shots, on-screen text, faces, moderation.
+"""A media file's results as one timeline: shots, on-screen text, faces, moderation, and
+audio events (speech, singing, music, silence).
 
 Visual providers give one entry per analysed frame, and each frame stands for a span
 of the video (``start_s``/``end_s``, see ``media.frames``). Laid side by side and in
@@ -83,6 +84,13 @@ def _events(provider: str, analysis_type: str, result: Mapping[str, Any]) -> lis
                 events.append(TimelineEvent(type="colors", start_s=span[0], end_s=span[1],
                                             provider=provider, label=" ".join(colors),
                                             value=colors))  # fmt: skip
+    elif analysis_type == "audio_events":  # speech / singing / music / silence
+        for event in result.get("events") or []:
+            if isinstance(event, Mapping) and event.get("label"):
+                events.append(TimelineEvent(type="audio", start_s=float(event["start_s"]),
+                                            end_s=float(event["end_s"]), provider=provider,
+                                            label=str(event["label"]),
+                                            value=str(event["label"])))  # fmt: skip
     return events
 
 
@@ -103,5 +111,5 @@ def build_timeline(
     ]
     for provider, analysis_type, result in results:
         events += _events(provider, analysis_type, result)
-    order = {"shot": 0, "text": 1, "faces": 2, "moderation": 3, "colors": 4}
+    order = {"shot": 0, "text": 1, "faces": 2, "moderation": 3, "colors": 4, "audio": 5}
     return sorted(events, key=lambda e: (e.start_s, order.get(e.type, 9), e.end_s))

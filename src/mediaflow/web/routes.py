@@ -104,3 +104,15 @@ def search_page(request: Request) -> HTMLResponse:
 def workers_page(request: Request) -> HTMLResponse:
     """The workers: host, pid, heartbeat and current files of each, live."""
     return _page(request, "workers.html", title="Workers")
+
+
+@router.get(PAGE_PREFIX + "/people", response_class=HTMLResponse)
+def people_page(request: Request) -> HTMLResponse:
+    """Every person found by their faces, with a face each."""
+    return _page(request, "people.html", title="People")
+
+
+@router.get(PAGE_PREFIX + "/people/{person_id}", response_class=HTMLResponse)
+def person_page(request: Request, person_id: uuid.UUID) -> HTMLResponse:
+    """One person: face crops, naming, merging, and every appearance with its time."""
+    return _page(request, "person.html", title="Person", person_id=str(person_id))

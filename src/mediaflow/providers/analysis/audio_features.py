@@ -101,6 +101,8 @@ class AudioFeaturesProvider(Analyzer):
     """Loudness, levels, silences and speech share of an audio track."""
 
     name: ClassVar[str] = AnalysisProvider.AUDIO_FEATURES.value
+    model_description: ClassVar[str] = "loudness, silence and speech levels (no weights)"
+    model_package: ClassVar[str | None] = "pyloudnorm"
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.AUDIO, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("audio_levels",)
     uses = "audio"

@@ -52,6 +52,13 @@ class HaarFaceProvider(Analyzer):
     analysis_types: ClassVar[tuple[str, ...]] = ("faces",)
     model_description: ClassVar[str] = "the OpenCV Haar face cascade"
     requires: ClassVar[tuple[tuple[str, str], ...]] = (("cv2", "opencv-python-headless<5"),)
+    fallback_for: ClassVar[str | None] = AnalysisProvider.YUNET.value
+
+    def model_info(self) -> str:
+        """The cascade and the OpenCV that runs it."""
+        import cv2
+
+        return f"{CASCADE.removesuffix('.xml')} (opencv {cv2.__version__})"
 
     def __init__(
         self,

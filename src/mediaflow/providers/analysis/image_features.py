@@ -47,6 +47,8 @@ class ImageFeaturesProvider(Analyzer):
     """Perceptual hashes and dominant colours."""
 
     name: ClassVar[str] = AnalysisProvider.IMAGE_FEATURES.value
+    model_description: ClassVar[str] = "perceptual hashes and colours (no weights)"
+    model_package: ClassVar[str | None] = "imagehash"
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("perceptual_hash", "colors")
     requires: ClassVar[tuple[tuple[str, str], ...]] = (("imagehash", "imagehash"),)

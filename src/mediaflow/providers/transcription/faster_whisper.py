@@ -39,7 +39,14 @@ from mediaflow.providers.base import (
     TranscriptOutput,
     Word,
 )
+from mediaflow.providers.transcription.language import Detection, LanguageRouter
 from mediaflow.providers.transcription.whisper_decoding import decode
+from mediaflow.providers.transcription.whisper_models import (
+    base_dir,
+    base_installed,
+    ensure_base,
+    is_base,
+)
 
 ENV_VAR = "MEDIAFLOW_WHISPER_MODEL"
 DEFAULT_MODEL_NAME = "tiny.en"
@@ -60,7 +67,9 @@ def _bundled_model_path() -> Path | None:
 def model_path_for(settings: Settings) -> Path | None:
     """The model directory to use: the ``whisper_model`` setting, else the bundled tiny.en."""
     value = (settings.whisper_model or "").strip()
-    if value and value.lower() != "default":
+    if is_base(value):  # the packaged multilingual base, joined on first load
+        return base_dir(settings)
+    if value and value.lower() not in ("default", "tiny.en"):
         return Path(value).expanduser()
     return _bundled_model_path()
 
@@ -102,6 +111,23 @@ class FasterWhisperProvider(Transcriber):
         self.beam_size = beam_size
         self.language = language
         self._loaded_path: Path | None = None
+        # the multilingual model, language identification and the per-file choice
+        self.router = LanguageRouter(settings, cpu_threads=self.cpu_threads)
+
+    def unload(self) -> bool:
+        """Drop the default model and the multilingual one."""
+        self.router.unload()
+        return super().unload()
+
+    def model_info(self) -> str:
+        """The default model, and the multilingual one that language detection may pick."""
+        path = self.model_path
+        name = _model_name(path) if path is not None else "none"
+        if self._configured_path is None and is_base(self.settings.whisper_model):
+            name = "base (multilingual)"
+        installed = base_installed() is None
+        extra = "; base (multilingual) for other languages" if installed else ""
+        return f"faster-whisper {name}{extra}"
 
     @property
     def model_path(self) -> Path | None:
@@ -112,6 +138,9 @@ class FasterWhisperProvider(Transcriber):
 
     def _availability(self) -> Availability:
         """Available when the model directory is complete."""
+        if self._configured_path is None and is_base(self.settings.whisper_model):
+            reason = base_installed()
+            return Availability(reason is None, reason or "")
         path = self.model_path
         if path is None:
             return Availability(
@@ -137,6 +166,8 @@ class FasterWhisperProvider(Transcriber):
     def _load(self) -> Any:
         path = self.model_path
         assert path is not None  # checked by availability()
+        if self._configured_path is None and is_base(self.settings.whisper_model):
+            path = ensure_base(self.settings)
         from faster_whisper import WhisperModel
 
         model = WhisperModel(
@@ -153,6 +184,8 @@ class FasterWhisperProvider(Transcriber):
         """Transcribe ``media.audio_path`` (the pipeline's 16 kHz mono WAV)."""
         import faster_whisper
 
+        choice = self.router.choose(media, model, self._loaded_path or self.model_path or Path("?"))
+        model = choice.model
         try:
             raw_segments, info = decode(
                 model,
@@ -195,14 +228,24 @@ class FasterWhisperProvider(Transcriber):
                     confidence=_mean(probabilities),
                 )
             )
-        path = self._loaded_path or self.model_path or Path("?")
+        path = choice.path
+        detection = choice.detection
+        multilingual = bool(getattr(model.model, "is_multilingual", False))
+        language_probability = (
+            round(float(info.language_probability), 4)
+            if multilingual
+            else (detection.probability if detection and detection.language == "en" else None)
+        )
         return TranscriptOutput(
             text=" ".join(s.text for s in segments if s.text),
             segments=segments,
             language=info.language,
             confidence=_mean(all_probabilities),
             model=_model_name(path),
+            language_probability=language_probability,
             details={
+                "model_choice": choice.reason,
+                "language_detection": _detection_details(detection),
                 "engine": "faster-whisper",
                 "engine_version": faster_whisper.__version__,
                 "model_dir": path.name,
@@ -229,3 +272,14 @@ def _mean(values: list[float]) -> float | None:
         return None
     mean = math.fsum(values) / len(values)
     return round(mean, 4) if math.isfinite(mean) else None
+
+
+def _detection_details(detection: Detection | None) -> dict[str, Any] | None:
+    """What language identification said, for the transcript's details."""
+    if detection is None:
+        return None
+    return {
+        "language": detection.language,
+        "probability": detection.probability,
+        "model": detection.model,
+    }

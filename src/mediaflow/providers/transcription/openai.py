@@ -97,6 +97,10 @@ class OpenAITranscriptionProvider(Transcriber):
     #: the API's upload limit; longer audio is sent in overlapping chunks (cloud.split)
     max_upload_bytes: ClassVar[int] = MAX_UPLOAD_BYTES
 
+    def model_info(self) -> str:
+        """The model the API is asked for, and where."""
+        return f"{self.settings.openai_transcription_model} at {self.settings.openai_base_url}"
+
     def _availability(self) -> Availability:
         """Available when an API key is configured (no request is made to check it)."""
         if _api_key(self.settings) is None:

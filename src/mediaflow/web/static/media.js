@@ -132,14 +132,14 @@ function toLines(items) {
   items.forEach((seg, index) => {
     const words = (seg.words || []).filter((w) => Number.isFinite(Number(w.start)));
     if (words.length < 2) {
-      lines.push({ start: seg.start, end: seg.end, text: seg.text, segment: index });
+      lines.push({ start: seg.start, end: seg.end, text: seg.text, segment: index, speaker: seg.speaker });
       return;
     }
     let chunk = [];
     const flush = (end) => {
       if (!chunk.length) return;
       const first = !lines.length || lines[lines.length - 1].segment !== index;
-      lines.push({ start: first ? Number(seg.start) : Number(chunk[0].start), end, text: join(chunk), segment: index });
+      lines.push({ start: first ? Number(seg.start) : Number(chunk[0].start), end, text: join(chunk), segment: index, speaker: seg.speaker });
       chunk = [];
     };
     words.forEach((w, i) => {
@@ -204,14 +204,20 @@ async function loadTranscript(meta) {
     return;
   }
   showExports(items.length ? ["vtt", "srt", "txt"] : ["txt"]);
-  const facts = [transcript.language, transcript.provider, transcript.model].filter(Boolean);
+  const language = transcript.language && transcript.language_probability
+    ? `${transcript.language} (${Math.round(100 * transcript.language_probability)}%)`
+    : transcript.language;
+  const facts = [language, transcript.provider, transcript.model].filter(Boolean);
   document.getElementById("transcript-meta").textContent = facts.join(" · ");
   const playable = meta.media_type === "video" || meta.media_type === "audio";
   if (!items.length) {
     transcriptList.replaceChildren(el("li", {}, el("p", {}, transcript.text)));
     return;
   }
+  let lastSpeaker = null;
   segments = toLines(items).map((s, i) => {
+    const speaker = s.speaker && s.speaker !== lastSpeaker ? s.speaker : null;
+    lastSpeaker = s.speaker || lastSpeaker;
     const node = el(
       "button",
       {
@@ -226,6 +232,7 @@ async function loadTranscript(meta) {
         onclick: () => seek(Number(s.start)),
       },
       el("span", { class: "seg-time" }, clock(s.start)),
+      speaker ? el("span", { class: "seg-speaker", "data-testid": "segment-speaker" }, speaker) : null,
       el("span", { class: "seg-text" }, ...markTerms((s.text || "").trim(), queryTerms(query))),
     );
     return { start: Number(s.start), end: Number(s.end), node };
@@ -434,7 +441,10 @@ const TIMELINE_ROWS = [
   ["faces", "Faces"],
   ["moderation", "Moderation"],
   ["colors", "Colours"],
+  ["audio", "Audio"],
 ];
+
+const AUDIO_COLOURS = { speech: "#4a78c8", singing: "#9b59b6", music: "#e08a2c", silence: "#cfcfcf", other: "#8a8a8a" };
 
 function moderationColour(score) {
   const red = Math.round(80 + 175 * Math.min(1, Math.max(0, score)));
@@ -442,7 +452,7 @@ function moderationColour(score) {
 }
 
 async function loadTimeline(meta) {
-  if (meta.media_type !== "video") return;
+  if (meta.media_type !== "video" && meta.media_type !== "audio") return;
   const [shots, timeline] = await Promise.all([
     api(`/media/${mediaId}/keyframes`),
     api(`/media/${mediaId}/timeline`),
@@ -482,6 +492,7 @@ async function loadTimeline(meta) {
           };
           if (type === "moderation") style.background = moderationColour(Number(e.value));
           if (type === "colors" && Array.isArray(e.value)) style.background = e.value[0];
+          if (type === "audio") style.background = AUDIO_COLOURS[e.value] || "#999";
           return el("button", {
             type: "button", class: `vevent vevent-${type}`, "data-testid": "timeline-event",
             "data-start": e.start_s, "data-end": e.end_s, title: `${clock(e.start_s, 1)} ${e.label}`,
