@@ -154,10 +154,12 @@ def test_stage_timer_logs_started_and_completed(
     head_db: str, runtime: Runtime, tmp_path: Path
 ) -> None:
     job_id, media_file_id = _job_and_file(runtime, tmp_path)
-    write = DatabaseRecords(runtime.db).log
+    records = DatabaseRecords(runtime.db)
+    write = records.log
 
     with stage_timer(write, job_id, media_file_id, ProcessingStage.METADATA, attempt=2) as step:
         step.details["codecs"] = {"video": "h264"}
+    records.flush()  # a closing row waits for the next write; the pipeline's last is finalize
 
     rows = _stage_rows(head_db, "metadata")
     assert rows[0] == ("started", 2, None, {}, None)
@@ -176,7 +178,8 @@ def test_stage_timer_logs_failure_and_reraises(
     head_db: str, runtime: Runtime, tmp_path: Path
 ) -> None:
     job_id, media_file_id = _job_and_file(runtime, tmp_path)
-    write = DatabaseRecords(runtime.db).log
+    records = DatabaseRecords(runtime.db)
+    write = records.log
 
     with (
         pytest.raises(InvalidInput, match="empty file"),
@@ -190,6 +193,7 @@ def test_stage_timer_logs_failure_and_reraises(
         stage_timer(write, job_id, media_file_id, ProcessingStage.ANALYSIS),
     ):
         _ = 1 / 0
+    records.flush()
 
     validation = _stage_rows(head_db, "validation")
     assert [r[0] for r in validation] == ["started", "failed"]

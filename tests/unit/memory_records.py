@@ -93,6 +93,9 @@ class MemoryRecords:
     def reuse_keyframes(self, file: ClaimedFile, source: Any) -> int:
         return 0
 
+    def flush(self) -> None:
+        pass  # every row is kept at once
+
     def finalize(self, file: ClaimedFile, outcome: FileOutcome) -> None:
         row = self.files[file.media_file_id]
         row.status, row.error = outcome.status, outcome.error

@@ -221,6 +221,9 @@ class _ChunkRecords:
     def budget(self, job_id: uuid.UUID) -> Budget:
         return self.base.budget(job_id)  # cloud steps of every chunk share the job's budget
 
+    def flush(self) -> None:
+        self.base.flush()
+
 
 @dataclass(frozen=True)
 class _State:
@@ -403,7 +406,10 @@ def _work(
                 step.details.update(sample.details, frames=len(frames), keyframes=len(keyframes),
                                     offset_s=round(video_offset, 3))  # fmt: skip
         media = _media(piece, state, frames, audio, chunk)
-        outcome = pipeline.run_providers(file, selection, media, timer)
+        try:
+            outcome = pipeline.run_providers(file, selection, media, timer)
+        finally:
+            records.flush()  # the last step's closing row goes now, not with a next write
 
     def clock(name: str) -> float:
         # where a provider's own times start: the chunk's audio, or its video piece

@@ -164,6 +164,10 @@ class Records(Protocol):
         """The job's cloud budget and what it has spent (``pipeline.costs``)."""
         ...
 
+    def flush(self) -> None:
+        """Write the log rows still waiting for the next write (a task's last step)."""
+        ...
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -403,6 +407,11 @@ class DatabaseRecords:
                 self._pending.append(event)
             return
         with self._session(event):
+            pass
+
+    def flush(self) -> None:
+        """Write the closing rows that wait for a next write: nothing else will come."""
+        with self._session():
             pass
 
     def save_metadata(self, media_file_id: uuid.UUID, info: ProbeResult) -> None:
