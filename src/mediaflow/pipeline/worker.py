@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
+from mediaflow.db.pools import async_pool_factory
 from mediaflow.errors import NotFound
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
@@ -122,7 +123,11 @@ async def run_worker(
     """
     settings = runtime.settings
     app = build_worker_app(
-        connector or procrastinate.PsycopgConnector(conninfo=runtime.db.libpq_url())
+        connector
+        # autocommit, no liveness query per statement: see mediaflow.db.pools
+        or procrastinate.PsycopgConnector(
+            conninfo=runtime.db.libpq_url(), pool_factory=async_pool_factory()
+        )
     )
     context: dict[str, Any] = {_RUNTIME: runtime, _PROCESSOR: processor}
     async with app.open_async():
