@@ -118,6 +118,16 @@ class Settings(BaseSettings):
         description="Server-side folders POST /jobs may read from (JSON list); empty: none.",
     )
 
+    # --- performance (issue 14: API processes, fast reads) ---
+    api_http_workers: int = Field(
+        default=1,
+        ge=1,
+        description="HTTP processes of `mediaflow serve` (above 1: queue work in its own process).",
+    )
+    api_read_pool_size: int = Field(
+        default=4, ge=1, description="Connections per HTTP process for the single-query reads."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str | None) -> str | None:

@@ -56,6 +56,9 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await worker
+            reads = getattr(app.state, "reads", None)  # api.deps.get_reads builds it
+            if reads is not None:
+                await reads.close()
             runtime.close()
 
     app = FastAPI(
