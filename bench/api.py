@@ -76,7 +76,9 @@ def tree_cpu(root: int) -> float:
             continue
         pid = int(stat.parent.name)
         parents[pid] = int(fields[1])
-        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+        # utime, stime, and cutime, cstime: children already reaped (the backends of
+        # connections closed meanwhile) count in their parent
+        times[pid] = sum(int(f) for f in fields[11:15]) / tick
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
@@ -84,6 +86,15 @@ def tree_cpu(root: int) -> float:
         tree.update(children)
         frontier.extend(children)
     return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def postmaster_pid(libpq: str) -> int:
+    """The PostgreSQL server's main process (the parent of a backend) on this machine."""
+    import psycopg
+
+    with psycopg.connect(libpq) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 @contextmanager
@@ -288,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         "--http-workers", default="1,2", help="HTTP process counts to measure (comma separated)"
     )
     parser.add_argument(
+        "--embedded", action="store_true", help="an embedded PostgreSQL even if the service answers"
+    )
+    parser.add_argument(
         "--python-generators", action="store_true", help="httpx and psycopg even with wrk/pgbench"
     )
     args = parser.parse_args(argv)
@@ -299,12 +313,14 @@ def main(argv: list[str] | None = None) -> int:
     use_pgbench = shutil.which("pgbench") is not None and not args.python_generators
     rows: list[tuple[str, Measure]] = []
     api_cpu: list[float] = []  # CPU ms of the server's processes per request
+    db_cpu: list[float] = []  # CPU ms of PostgreSQL's processes per request / statement
     with tempfile.TemporaryDirectory(prefix="mfbench-api-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # an embedded server runs as its own system user
-        with bench_database(args.database_url, work) as (url, server):
+        with bench_database(args.database_url, work, embedded=args.embedded) as (url, server):
             job_id = fill(url, args.files)
             libpq = libpq_url(url)
+            postmaster = postmaster_pid(libpq)
             params = {"id": job_id}
             for count in [int(n) for n in args.http_workers.split(",")]:
                 with live_server(
@@ -315,17 +331,20 @@ def main(argv: list[str] | None = None) -> int:
                     target = f"{api.base_url}/jobs/{job_id}"
                     asyncio.run(http_python(target, 2, 0.5))  # warm-up: every process, plans
                     print(f"loading the API ({count} HTTP processes) ...", file=sys.stderr)
-                    server_cpu = tree_cpu(api.process.pid)
+                    server_cpu, pg_cpu = tree_cpu(api.process.pid), tree_cpu(postmaster)
                     http = (
                         http_wrk(target, args.concurrency, args.seconds)
                         if use_wrk
                         else asyncio.run(http_python(target, args.concurrency, args.seconds))
                     )
                     server_cpu = tree_cpu(api.process.pid) - server_cpu
+                    pg_cpu = tree_cpu(postmaster) - pg_cpu
                 requests = http.rate * http.elapsed
                 api_cpu.append(server_cpu / requests * 1000 if requests else float("nan"))
+                db_cpu.append(pg_cpu / requests * 1000 if requests else float("nan"))
                 rows.append((f"API, {count} HTTP process{'es' if count > 1 else ''}", http))
             print("loading the SQL ...", file=sys.stderr)
+            pg_cpu = tree_cpu(postmaster)
             sql = (
                 sql_pgbench(libpq, JOB_DETAIL_SQL, params, args.concurrency, args.seconds)
                 if use_pgbench
@@ -333,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
                     sql_python(libpq, JOB_DETAIL_SQL, params, args.concurrency, args.seconds)
                 )
             )
+            pg_cpu = tree_cpu(postmaster) - pg_cpu
+            statements = sql.rate * sql.elapsed
+            db_cpu.append(pg_cpu / statements * 1000 if statements else float("nan"))
             rows.append(("the same SQL", sql))
 
     cpus = os.cpu_count() or 1
@@ -342,25 +364,28 @@ def main(argv: list[str] | None = None) -> int:
         f"{cpus} CPUs, load average {os.getloadavg()[0]:.1f} at the end"
     )
     header = (
-        f"{'side':<24} {'req/s':>8} {'mean ms':>8} {'SQL/API':>8} "
-        f"{'generator':<18} {'gen. cores':>10} {'of machine':>10} {'API CPU ms/req':>15}"
+        f"{'side':<24} {'req/s':>8} {'mean ms':>8} {'SQL/API':>8} {'generator':<10} "
+        f"{'gen. cores':>10} {'of machine':>10} {'API CPU':>8} {'PG CPU':>7} {'CPU/req':>8}"
     )
     print(header)
     print("-" * len(header))
+    sql_cost = db_cpu[-1] + sql.generator_cpu_s / (sql.rate * sql.elapsed) * 1000
     for i, (label, m) in enumerate(rows):
         ratio = sql.rate / m.rate if m.rate else float("nan")
-        own = f"{api_cpu[i]:>15.2f}" if i < len(api_cpu) else f"{'-':>15}"
+        own = api_cpu[i] if i < len(api_cpu) else 0.0
+        cost = (own + db_cpu[i]) / sql_cost if i < len(api_cpu) else 1.0
         print(
-            f"{label:<24} {m.rate:>8.0f} {m.mean_ms:>8.2f} {ratio:>7.2f}x "
-            f"{m.generator:<18} {m.cores:>10.2f} {m.cores / cpus:>9.0%} {own}"
+            f"{label:<24} {m.rate:>8.0f} {m.mean_ms:>8.2f} {ratio:>7.2f}x {m.generator:<10} "
+            f"{m.cores:>10.2f} {m.cores / cpus:>9.0%} {own:>8.3f} {db_cpu[i]:>7.3f} {cost:>7.2f}x"
         )
         if m.errors:
             print(f"  errors: {m.errors}")
     print(
-        "\nSQL/API: the bare statement's rate over the API's (1.00x: no API cost); "
-        "gen. cores: the load generator's CPU time / wall time;\n"
-        "API CPU ms/req: CPU time of the server's processes (uvicorn) per request, "
-        "PostgreSQL's not included"
+        "\nSQL/API: the bare statement's rate over the API's (1.00x: no API cost); gen. cores: "
+        "the load generator's CPU time / wall time;\nAPI CPU, PG CPU: CPU ms per request of "
+        "the server's uvicorn processes and of PostgreSQL's processes (all of them: on a shared "
+        "service other clients count too);\nCPU/req: (API + PG CPU) per request over "
+        "(PG + generator CPU) per bare statement: the rate ratio of a saturated machine"
     )
     return 0
 

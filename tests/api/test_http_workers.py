@@ -72,6 +72,14 @@ def test_a_job_is_served_and_processed(multi: LiveServer, tmp_path: Path) -> Non
         done = wait_for(client, created.json()["id"])
         assert done["status"] == "completed", done
         assert done["files"][0]["progress"] == 1.0
+        # the canonical id is answered before routing (api.fast_reads), any other
+        # spelling by the FastAPI route: the very same bytes
+        job_id = done["id"]
+        fast = client.get(f"/jobs/{job_id}")
+        routed = client.get(f"/jobs/{job_id.upper()}")
+        assert fast.status_code == routed.status_code == 200
+        assert fast.content == routed.content
+        assert fast.headers["content-type"] == routed.headers["content-type"]
         # every HTTP process answers the same JSON errors
         for _ in range(4):
             assert_error(client.get("/jobs/00000000-0000-0000-0000-000000000000"), 404)

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from mediaflow.api.deps import require_api_key
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
+from mediaflow.api.fast_reads import FastJobReads
 from mediaflow.api.routes import health, jobs, media, search, session
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
@@ -81,4 +82,5 @@ def create_app(
     app.include_router(session.router)  # the login itself needs no key
     app.include_router(web.router)  # pages hold no data; their API calls need the key
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(FastJobReads)  # GET /jobs/{id} before routing (api.fast_reads)
     return app

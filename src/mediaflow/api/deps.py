@@ -10,13 +10,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from mediaflow.api.auth import bearer_token
 from mediaflow.db.pools import ReadPool
 from mediaflow.runtime import Runtime
 from mediaflow.services import keys
 
-__all__ = ["ReadsDep", "RuntimeDep", "get_reads", "get_runtime", "require_api_key"]
+__all__ = ["ReadsDep", "RuntimeDep", "get_reads", "get_runtime", "reads_of", "require_api_key"]
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -28,9 +29,8 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_reads(request: Request) -> ReadPool:
+async def reads_of(state: State) -> ReadPool:
     """The app's pool for single-query reads, built on first use (closed by the lifespan)."""
-    state = request.app.state
     reads: ReadPool | None = getattr(state, "reads", None)
     if reads is None:
         runtime: Runtime = state.runtime
@@ -43,6 +43,11 @@ async def get_reads(request: Request) -> ReadPool:
                 describe=f"the database at {db.describe()}",
             )
     return reads
+
+
+async def get_reads(request: Request) -> ReadPool:
+    """``reads_of`` the request's app."""
+    return await reads_of(request.app.state)
 
 
 ReadsDep = Annotated[ReadPool, Depends(get_reads)]
