@@ -2,10 +2,10 @@
 
 A client polling a job asks this many times a second. ``services.jobs.get_job``
 answers it with four ORM queries in a thread and a pydantic object graph; here the
-same answer (the same ``JobDetail`` JSON, field for field) comes from one statement
-on an async autocommit connection (``db.pools.ReadPool``), turned into JSON by
-orjson straight from the rows. ``tests/unit/test_job_reads.py`` holds the two
-answers equal on jobs in every state.
+same answer (the same ``JobDetail`` JSON document) comes from one statement on an
+async autocommit connection (``db.pools.ReadPool``) that has PostgreSQL build the
+document itself, so Python only passes its text on. ``tests/unit/test_job_reads.py``
+holds the two answers equal on jobs in every state.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
-
 from mediaflow.db.pools import ReadPool
 from mediaflow.errors import NotFound
 from mediaflow.services.jobs import _DONE_LOG, _FILE_DONE, PIPELINE_STAGES
-from mediaflow.services.schemas import JobCounts, JobDetail
+from mediaflow.services.schemas import JobCounts
 
-__all__ = ["JOB_DETAIL_SQL", "detail_from_rows", "job_detail_json"]
+__all__ = ["JOB_DETAIL_SQL", "job_detail_json"]
 
 
 def _quoted(values: Any) -> str:
@@ -29,10 +27,26 @@ def _quoted(values: Any) -> str:
     return ", ".join(f"'{v.value}'" for v in values)
 
 
-# The job row repeated on each of its files (one row with NULL file columns when it
-# has none; its options as text, parsed once rather than once per file), each file's
-# newest log stage, and how many pipeline stages it finished in its current run: the
-# three reads of ``services.jobs._detail`` in one statement.
+def _timestamp(column: str) -> str:
+    # ISO 8601 in UTC the way pydantic writes it: "Z", six fraction digits or none
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL "
+        f"WHEN mod(extract(microseconds FROM {column})::bigint, 1000000) = 0 "
+        f"""THEN to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+        f"""ELSE to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END"""
+    )
+
+
+_COUNTS = ", ".join(
+    f"'{name}', count(*)" + ("" if name == "total" else f" FILTER (WHERE status = '{name}')")
+    for name in JobCounts.model_fields
+)
+
+# The whole JobDetail document, built by PostgreSQL: the job, its counts, its files
+# in the order services.jobs lists them, each with its newest log stage and how many
+# pipeline stages it finished in its current run (the three reads of
+# ``services.jobs._detail`` in one statement).
 JOB_DETAIL_SQL = f"""
 WITH latest AS (
     SELECT DISTINCT ON (media_file_id) media_file_id, stage
@@ -46,78 +60,41 @@ WITH latest AS (
       AND p.status IN ({_quoted(_DONE_LOG)})
       AND (m.started_at IS NULL OR p.created_at >= m.started_at)
     GROUP BY p.media_file_id
+), files AS (
+    SELECT f.id, f.original_name, f.status::text AS status, f.media_type, f.file_type,
+           f.size_bytes, f.duration_s, f.error, latest.stage, f.created_at,
+           CASE WHEN f.status IN ({_quoted(_FILE_DONE)}) THEN 1.0::float8
+                -- as Python does it: the float quotient, rounded to 4 places
+                ELSE round(least(1.0, coalesce(finished.n, 0)::float8
+                                      / {len(PIPELINE_STAGES)})::numeric, 4)::float8
+           END AS progress
+    FROM media_file f
+    LEFT JOIN latest ON latest.media_file_id = f.id
+    LEFT JOIN finished ON finished.media_file_id = f.id
+    WHERE f.job_id = %(id)s
 )
-SELECT j.id, j.name, j.status::text, j.options::text, j.error,
-       j.created_at, j.started_at, j.finished_at,
-       f.id, f.original_name, f.status::text, f.media_type::text, f.file_type::text,
-       f.size_bytes, f.duration_s, f.error, latest.stage::text, finished.n
-FROM analysis_job j
-LEFT JOIN media_file f ON f.job_id = j.id
-LEFT JOIN latest ON latest.media_file_id = f.id
-LEFT JOIN finished ON finished.media_file_id = f.id
-WHERE j.id = %(id)s
-ORDER BY f.created_at, f.original_name, f.id
+SELECT json_build_object(
+    'id', j.id, 'name', j.name, 'status', j.status, 'options', j.options, 'error', j.error,
+    'created_at', {_timestamp("j.created_at")},
+    'started_at', {_timestamp("j.started_at")},
+    'finished_at', {_timestamp("j.finished_at")},
+    'counts', (SELECT json_build_object({_COUNTS}) FROM files),
+    'files', coalesce((
+        SELECT json_agg(json_build_object(
+            'id', id, 'original_name', original_name, 'status', status,
+            'media_type', media_type, 'file_type', file_type, 'size_bytes', size_bytes,
+            'duration_s', duration_s, 'error', error, 'stage', stage, 'progress', progress
+        ) ORDER BY created_at, original_name, id) FROM files), '[]'::json)
+)::text
+FROM analysis_job j WHERE j.id = %(id)s
 """
-
-_DONE = frozenset(s.value for s in _FILE_DONE)
-_STAGES = len(PIPELINE_STAGES)
-_COUNTED = tuple(JobCounts.model_fields)
-
-
-def detail_from_rows(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """The ``JobDetail`` of ``JOB_DETAIL_SQL``'s rows, as plain JSON-ready values."""
-    first = rows[0]
-    counts = dict.fromkeys(_COUNTED, 0)
-    files = []
-    for row in rows:
-        if row[8] is None:  # the job has no files
-            continue
-        status = row[10]
-        done = status in _DONE
-        progress = 1.0 if done else min(1.0, (row[17] or 0) / _STAGES)
-        counts[status] += 1
-        counts["total"] += 1
-        files.append(
-            {
-                "id": row[8],
-                "original_name": row[9],
-                "status": status,
-                "media_type": row[11],
-                "file_type": row[12],
-                "size_bytes": row[13],
-                "duration_s": row[14],
-                "error": row[15],
-                "stage": row[16],
-                "progress": round(progress, 4),
-            }
-        )
-    return {
-        "id": first[0],
-        "name": first[1],
-        "status": first[2],
-        "options": orjson.loads(first[3]),
-        "error": first[4],
-        "created_at": first[5],
-        "started_at": first[6],
-        "finished_at": first[7],
-        "counts": counts,
-        "files": files,
-    }
-
-
-def _dumps(detail: dict[str, Any]) -> bytes:
-    try:
-        # UTC as "Z", like pydantic: the same text the JobDetail model gives
-        return orjson.dumps(detail, option=orjson.OPT_UTC_Z)
-    except orjson.JSONEncodeError:  # e.g. an integer past 64 bits in the job's options
-        return JobDetail.model_validate(detail).model_dump_json().encode()
 
 
 async def job_detail_json(reads: ReadPool, job_id: uuid.UUID) -> bytes:
     """``GET /jobs/{id}``'s body: the job, its counts and files; ``NotFound`` when none."""
     async with reads.connection() as conn:
         cursor = await conn.execute(JOB_DETAIL_SQL, {"id": job_id}, prepare=True)
-        rows = await cursor.fetchall()
-    if not rows:
+        row = await cursor.fetchone()
+    if row is None:
         raise NotFound(f"job {job_id} does not exist")
-    return _dumps(detail_from_rows(rows))
+    return str(row[0]).encode()
