@@ -1,39 +1,42 @@
-"""REST API throughput and latency, next to the same reads done directly with psycopg.
+"""``GET /jobs/{id}`` through the REST API vs the same SQL, with a load generator on loopback.
 
 Run from the repository root::
 
-    .venv/bin/python bench/api.py                    # 10 s per measure, 16 clients
-    .venv/bin/python bench/api.py --seconds 5 --concurrency 8 --transcripts 2000
+    .venv/bin/python bench/api.py                          # 10 s per measure, 16 clients
+    .venv/bin/python bench/api.py --seconds 5 --http-workers 1,2 --files 20
 
 What it does, in one run on one machine:
 
-1. a scratch database at head (``bench/support.py``, as for bench/pipeline.py:
-   ``--database-url``, else the service on 127.0.0.1:5432, else an embedded
-   PostgreSQL), filled with the bundled samples processed by the real pipeline plus
-   ``--transcripts`` generated transcripts (random sentences from a fixed vocabulary)
-   so that search has work to do;
-2. a real ``mediaflow serve`` (uvicorn, one process, no in-process worker) on a
-   loopback port;
-3. for ``GET /jobs/{id}`` and ``GET /search?q=...``: ``--concurrency`` asyncio clients
-   (httpx, keep-alive) send requests back to back for ``--seconds``; then the same
-   number of psycopg async connections run the SQL that answers the same question
-   (the job row and its files with their latest stage, from which the counts come; the
-   search module's own transcript query) for the same time.
+1. a scratch database at head (``bench/support.py``: ``--database-url``, else the
+   service on 127.0.0.1:5432, else an embedded PostgreSQL) holding one job of
+   ``--files`` files in every state, each with the processing_log rows a run leaves;
+2. for each ``--http-workers`` value, a real ``mediaflow serve --workers 0
+   --http-workers N`` on a loopback port, loaded for ``--seconds`` by
+   ``--concurrency`` keep-alive connections asking ``GET /jobs/{id}``;
+3. the very statement that answers that request (``services.job_reads.JOB_DETAIL_SQL``)
+   run on ``--concurrency`` connections for the same time.
 
-The table gives requests/s, p50 and p95 latency for both, and the ratios (API cost
-over the bare queries: HTTP, JSON, validation, the session per request). The load
-generator runs in the same machine and competes for the same cores: compare ratios,
-not absolute numbers, between machines.
+The load generators are C programs when the machine has them: ``wrk`` for HTTP and
+``pgbench`` (prepared statements) for SQL; else Python ones (httpx, psycopg), which
+cost far more CPU per request. Each generator's CPU time over the measure's wall
+time says how many of the machine's cores it used: on a small machine it competes
+with the server, so compare ratios, not absolute numbers, between machines.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,76 +44,133 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.support import bench_database, bench_runtime, live_server  # noqa: E402
-
-SAMPLES = [ROOT / "samples" / n for n in ("speech_video.mp4", "text_image.png", "speech.mp3")]
-VOCABULARY = [
-    "media",
-    "analysis",
-    "speech",
-    "video",
-    "audio",
-    "image",
-    "frame",
-    "scene",
-    "face",
-    "text",
-    "search",
-    "result",
-    "provider",
-    "worker",
-    "queue",
-    "database",
-    "index",
-    "transcript",
-    "archive",
-    "interview",
-    "camera",
-    "light",
-    "studio",
-    "river",
-    "mountain",
-    "city",
-    "market",
-    "evening",
-    "morning",
-    "weather",
-    "report",
-    "music",
-    "voice",
-]
-
-# The reads behind GET /jobs/{id}: the job, its counts by status, its files with the
-# stage of their newest processing_log row.
-JOB_SQL = (
-    "SELECT id, name, status, options, error, created_at, started_at, finished_at "
-    "FROM analysis_job WHERE id = %(id)s",
-    "SELECT f.id, f.original_name, f.status, f.media_type, f.file_type, f.size_bytes, "
-    "f.duration_s, f.error, l.stage FROM media_file f LEFT JOIN LATERAL ("
-    " SELECT stage FROM processing_log p WHERE p.media_file_id = f.id"
-    " ORDER BY p.id DESC LIMIT 1) l ON true WHERE f.job_id = %(id)s ORDER BY f.created_at",
-)
+from bench.support import bench_database, live_server  # noqa: E402
 
 
 @dataclass
 class Measure:
-    """Latencies (seconds) of the requests completed in ``elapsed`` seconds."""
+    """Requests completed, their mean latency, and what the generator cost."""
 
-    latencies: list[float]
+    rate: float  # requests (or statements) per second
+    mean_ms: float  # mean latency
+    generator: str
+    generator_cpu_s: float
     elapsed: float
-    errors: int
+    errors: int = 0
 
     @property
-    def rate(self) -> float:
-        """Completed requests per second."""
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+    def cores(self) -> float:
+        """How many cores the load generator kept busy on average."""
+        return self.generator_cpu_s / self.elapsed if self.elapsed else 0.0
 
-    def percentile(self, p: float) -> float:
-        """The p-th percentile latency in milliseconds."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used so far by process ``root`` and its descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        # utime, stime, and cutime, cstime: children already reaped (the backends of
+        # connections closed meanwhile) count in their parent
+        times[pid] = sum(int(f) for f in fields[11:15]) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def postmaster_pid(libpq: str) -> int:
+    """The PostgreSQL server's main process (the parent of a backend) on this machine."""
+    import psycopg
+
+    with psycopg.connect(libpq) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@contextmanager
+def _child_cpu() -> Iterator[list[float]]:
+    """CPU seconds (user + system) of child processes that ended inside the block."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent: list[float] = []
+    yield spent
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+
+
+def _duration_ms(text: str) -> float:
+    value = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if value is None:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[value.group(2)]
+    return float(value.group(1)) * scale
+
+
+def http_wrk(url: str, clients: int, seconds: float) -> Measure:
+    """``wrk`` on ``url``: ``clients`` connections on two threads."""
+    threads = str(min(2, clients))
+    with _child_cpu() as cpu:
+        started = time.perf_counter()
+        out = subprocess.run(
+            ["wrk", "-t", threads, "-c", str(clients), "-d", f"{seconds:g}s", url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        elapsed = time.perf_counter() - started
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = re.search(r"Latency\s+(\S+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return Measure(
+        rate,
+        _duration_ms(latency.group(1)) if latency else float("nan"),
+        "wrk",
+        cpu[0],
+        elapsed,
+        int(errors.group(1)) if errors else 0,
+    )
+
+
+def sql_pgbench(
+    libpq: str, sql: str, params: dict[str, str], clients: int, seconds: float
+) -> Measure:
+    """``pgbench -M prepared`` running ``sql`` (psycopg ``%(name)s`` placeholders)."""
+    # pgbench reads ':name' as a variable even inside a literal: spell the time
+    # formats' colons as chr(58) (constant-folded when planned: the same statement)
+    sql = sql.replace("HH24:MI:SS", "HH24' || chr(58) || 'MI' || chr(58) || 'SS")
+    script = re.sub(r"%\((\w+)\)s", r":\1", sql).strip().rstrip(";") + ";\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+        handle.write(script)
+    defines = [arg for name, value in params.items() for arg in ("-D", f"{name}={value}")]
+    try:
+        with _child_cpu() as cpu:
+            started = time.perf_counter()
+            out = subprocess.run(
+                ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(2, clients)),
+                 "-T", str(max(1, round(seconds))), *defines, "-f", handle.name, libpq],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            elapsed = time.perf_counter() - started
+    finally:
+        os.unlink(handle.name)
+    rate = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = re.search(r"latency average = ([\d.]+) ms", out)
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return Measure(
+        rate,
+        float(latency.group(1)) if latency else float("nan"),
+        "pgbench",
+        cpu[0],
+        elapsed,
+        int(failed.group(1)) if failed else 0,
+    )
 
 
 async def _load(call: Callable[[], Awaitable[bool]], clients: int, seconds: float) -> Measure:
@@ -123,96 +183,112 @@ async def _load(call: Callable[[], Awaitable[bool]], clients: int, seconds: floa
         nonlocal errors
         while time.perf_counter() < stop:
             started = time.perf_counter()
-            ok = await call()
-            if ok:
+            if await call():
                 latencies.append(time.perf_counter() - started)
             else:
                 errors += 1
 
+    cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(clients)))
-    return Measure(latencies, time.perf_counter() - started, errors)
+    elapsed = time.perf_counter() - started
+    mean = sum(latencies) / len(latencies) * 1000 if latencies else float("nan")
+    return Measure(len(latencies) / elapsed, mean, "", time.process_time() - cpu, elapsed, errors)
 
 
-async def measure_http(base_url: str, path: str, clients: int, seconds: float) -> Measure:
-    """GET ``path`` from the server with ``clients`` keep-alive connections."""
+async def http_python(url: str, clients: int, seconds: float) -> Measure:
+    """GET ``url`` with ``clients`` keep-alive httpx connections (no wrk here)."""
     import httpx
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
-        await client.get(path)  # warm-up: first-request imports, plans, pool
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await client.get(url)
 
         async def call() -> bool:
-            response = await client.get(path)
+            response = await client.get(url)
             await response.aread()
             return response.status_code == 200
 
-        return await _load(call, clients, seconds)
+        measure = await _load(call, clients, seconds)
+    measure.generator = "httpx (Python)"
+    return measure
 
 
-async def measure_sql(
-    libpq: str, statements: list[tuple[str, dict[str, object]]], clients: int, seconds: float
+async def sql_python(
+    libpq: str, sql: str, params: dict[str, str], clients: int, seconds: float
 ) -> Measure:
-    """Run ``statements`` (fetching every row) on ``clients`` psycopg async connections."""
+    """``sql`` on ``clients`` psycopg async connections (no pgbench here)."""
     import psycopg
 
-    connections = [await psycopg.AsyncConnection.connect(libpq) for _ in range(clients)]
+    connections = [
+        await psycopg.AsyncConnection.connect(libpq, autocommit=True) for _ in range(clients)
+    ]
     free: asyncio.Queue[psycopg.AsyncConnection[tuple[object, ...]]] = asyncio.Queue()
     for connection in connections:
-        await connection.set_autocommit(True)
         free.put_nowait(connection)
 
     async def call() -> bool:
         connection = await free.get()
         try:
-            for sql, params in statements:
-                cursor = await connection.execute(sql, params)  # type: ignore[arg-type]
-                await cursor.fetchall()
+            cursor = await connection.execute(sql, params, prepare=True)  # type: ignore[arg-type]
+            await cursor.fetchall()
             return True
         finally:
             free.put_nowait(connection)
 
     try:
-        await call()  # warm-up
-        return await _load(call, clients, seconds)
+        await call()
+        measure = await _load(call, clients, seconds)
     finally:
         for connection in connections:
             await connection.close()
+    measure.generator = "psycopg (Python)"
+    return measure
 
 
-def fill(url: str, data_dir: Path, transcripts: int) -> str:
-    """Process the samples through the pipeline; add generated transcripts. Return a job id."""
+def fill(url: str, files: int) -> str:
+    """One job of ``files`` files in every state with their log rows; its id."""
     import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
 
-    from mediaflow.pipeline.ingest import ingest
-    from mediaflow.pipeline.runner import run_job
-
-    words = "ARRAY[" + ",".join(f"'{w}'" for w in VOCABULARY) + "]"
-    sentence = (
-        f"(SELECT string_agg(({words})[1 + floor(random() * {len(VOCABULARY)})::int], ' ') "
-        "FROM generate_series(1, 12 + g % 20))"
-    )
-    with bench_runtime(url, data_dir) as runtime:  # closed before the server starts
-        job = ingest(runtime, SAMPLES, name="bench samples", providers=None, options=None)
-        run_job(runtime, job.job_id)
-        with runtime.db.session() as session:
-            session.execute(
+    stages = [
+        "validation", "metadata", "audio_extraction", "frame_extraction",
+        "transcription", "analysis", "indexing", "finalize",
+    ]  # fmt: skip
+    statuses = ["completed", "completed", "processing", "pending", "failed"]
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            job_id = conn.execute(
                 sa.text(
-                    "WITH j AS (INSERT INTO analysis_job (name, status) VALUES "
-                    "('bench transcripts', 'completed') RETURNING id), "
-                    "f AS (INSERT INTO media_file (job_id, original_name, status) "
-                    "SELECT j.id, 'generated-' || g || '.wav', 'completed' "
-                    "FROM j, generate_series(1, :n) g RETURNING id, job_id) "
-                    "INSERT INTO transcription (job_id, media_file_id, provider, text, segments) "
-                    f"SELECT f.job_id, f.id, 'faster_whisper', t.text, jsonb_build_array("
-                    "jsonb_build_object('start', 0, 'end', 5, 'text', t.text)) "
-                    f"FROM (SELECT id, job_id, row_number() OVER () AS g FROM f) f "
-                    f"CROSS JOIN LATERAL (SELECT {sentence} AS text) t"
-                ),
-                {"n": transcripts},
-            )
-            session.execute(sa.text("ANALYZE"))
-    return str(job.job_id)
+                    "INSERT INTO analysis_job (name, status, options, started_at) VALUES "
+                    "('bench job', 'running', '{\"note\": \"bench\"}', now()) RETURNING id"
+                )
+            ).scalar_one()
+            for i in range(files):
+                status = statuses[i % len(statuses)]
+                file_id = conn.execute(
+                    sa.text(
+                        "INSERT INTO media_file (job_id, original_name, status, media_type, "
+                        "file_type, size_bytes, duration_s, started_at) VALUES (:j, :n, :s, "
+                        "'video', 'mp4', 1234567, 61.5, now() - interval '1 minute') RETURNING id"
+                    ),
+                    {"j": job_id, "n": f"clip_{i:03d}.mp4", "s": status},
+                ).scalar_one()
+                done = {"completed": 8, "failed": 1, "processing": 4, "pending": 0}[status]
+                for stage in stages[:done]:
+                    for log_status in ("started", "completed"):
+                        conn.execute(
+                            sa.text(
+                                "INSERT INTO processing_log (job_id, media_file_id, stage, status)"
+                                " VALUES (:j, :f, :st, :ss)"
+                            ),
+                            {"j": job_id, "f": file_id, "st": stage, "ss": log_status},
+                        )
+            conn.execute(sa.text("ANALYZE"))
+    finally:
+        engine.dispose()
+    return str(job_id)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,80 +296,100 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="server URL (default: 127.0.0.1:5432 or embedded)")
     parser.add_argument("--seconds", type=float, default=10.0, help="load time per measure")
-    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--transcripts", type=int, default=5000, help="generated transcripts")
-    parser.add_argument("--query", default="interview camera", help="the search text")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--files", type=int, default=10, help="files of the job read")
+    parser.add_argument(
+        "--http-workers", default="1,2", help="HTTP process counts to measure (comma separated)"
+    )
+    parser.add_argument(
+        "--embedded", action="store_true", help="an embedded PostgreSQL even if the service answers"
+    )
+    parser.add_argument(
+        "--python-generators", action="store_true", help="httpx and psycopg even with wrk/pgbench"
+    )
     args = parser.parse_args(argv)
 
-    import sqlalchemy as sa
-    from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
-
     from mediaflow.db.session import libpq_url
-    from mediaflow.services.search import DEFAULT_THRESHOLD, transcript_query
+    from mediaflow.services.job_reads import JOB_DETAIL_SQL
 
+    use_wrk = shutil.which("wrk") is not None and not args.python_generators
+    use_pgbench = shutil.which("pgbench") is not None and not args.python_generators
+    rows: list[tuple[str, Measure]] = []
+    api_cpu: list[float] = []  # CPU ms of the server's processes per request
+    db_cpu: list[float] = []  # CPU ms of PostgreSQL's processes per request / statement
     with tempfile.TemporaryDirectory(prefix="mfbench-api-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # an embedded server runs as its own system user
-        with bench_database(args.database_url, work) as (url, server):
-            print(f"filling {server} ...", flush=True)
-            job_id = fill(url, work, args.transcripts)
-            built = transcript_query(args.query)
-            assert built is not None
-            search_sql, search_params = built
-            # the threshold is not a parameter of the query: search sets it per transaction
-            threshold_value = search_params.pop("threshold", DEFAULT_THRESHOLD)
+        with bench_database(args.database_url, work, embedded=args.embedded) as (url, server):
+            job_id = fill(url, args.files)
             libpq = libpq_url(url)
-            # the search module's own SQL, compiled to psycopg's paramstyle
-            compiled = (
-                sa.text(search_sql)
-                .bindparams(**search_params)
-                .compile(dialect=psycopg_dialect.dialect())
-            )
-            threshold = (
-                "SELECT set_config('pg_trgm.word_similarity_threshold', %(t)s, false)",
-                {"t": str(threshold_value)},
-            )
-            search_statements = [threshold, (compiled.string, dict(compiled.params))]
-            rows: list[tuple[str, Measure, Measure]] = []
-            with live_server(
-                database_url=url, data_dir=work, args=("--workers", "0")
-            ) as server_proc:
-                base = server_proc.base_url
-                for label, path, statements in (
-                    ("GET /jobs/{id}", f"/jobs/{job_id}", [(s, {"id": job_id}) for s in JOB_SQL]),
-                    (
-                        "GET /search?q=",
-                        f"/search?q={args.query.replace(' ', '+')}",
-                        search_statements,
-                    ),
-                ):
-                    http = asyncio.run(measure_http(base, path, args.concurrency, args.seconds))
-                    sql = asyncio.run(
-                        measure_sql(libpq, statements, args.concurrency, args.seconds)
+            postmaster = postmaster_pid(libpq)
+            params = {"id": job_id}
+            for count in [int(n) for n in args.http_workers.split(",")]:
+                with live_server(
+                    database_url=url,
+                    data_dir=work,
+                    args=("--workers", "0", "--http-workers", str(count)),
+                ) as api:
+                    target = f"{api.base_url}/jobs/{job_id}"
+                    asyncio.run(http_python(target, 2, 0.5))  # warm-up: every process, plans
+                    print(f"loading the API ({count} HTTP processes) ...", file=sys.stderr)
+                    server_cpu, pg_cpu = tree_cpu(api.process.pid), tree_cpu(postmaster)
+                    http = (
+                        http_wrk(target, args.concurrency, args.seconds)
+                        if use_wrk
+                        else asyncio.run(http_python(target, args.concurrency, args.seconds))
                     )
-                    rows.append((label, http, sql))
+                    server_cpu = tree_cpu(api.process.pid) - server_cpu
+                    pg_cpu = tree_cpu(postmaster) - pg_cpu
+                requests = http.rate * http.elapsed
+                api_cpu.append(server_cpu / requests * 1000 if requests else float("nan"))
+                db_cpu.append(pg_cpu / requests * 1000 if requests else float("nan"))
+                rows.append((f"API, {count} HTTP process{'es' if count > 1 else ''}", http))
+            print("loading the SQL ...", file=sys.stderr)
+            pg_cpu = tree_cpu(postmaster)
+            sql = (
+                sql_pgbench(libpq, JOB_DETAIL_SQL, params, args.concurrency, args.seconds)
+                if use_pgbench
+                else asyncio.run(
+                    sql_python(libpq, JOB_DETAIL_SQL, params, args.concurrency, args.seconds)
+                )
+            )
+            pg_cpu = tree_cpu(postmaster) - pg_cpu
+            statements = sql.rate * sql.elapsed
+            db_cpu.append(pg_cpu / statements * 1000 if statements else float("nan"))
+            rows.append(("the same SQL", sql))
 
-    print()
+    cpus = os.cpu_count() or 1
     print(
-        f"bench/api.py: {args.concurrency} clients, {args.seconds:g} s per measure, "
-        f"{args.transcripts} generated transcripts, {server}"
+        f"\nbench/api.py: GET /jobs/{{id}} of a job with {args.files} files; "
+        f"{args.concurrency} connections, {args.seconds:g} s per measure; {server}; "
+        f"{cpus} CPUs, load average {os.getloadavg()[0]:.1f} at the end"
     )
     header = (
-        f"{'endpoint':<16} {'API req/s':>10} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'SQL q/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'req/s ratio':>12} {'p95 ratio':>10}"
+        f"{'side':<24} {'req/s':>8} {'mean ms':>8} {'SQL/API':>8} {'generator':<10} "
+        f"{'gen. cores':>10} {'of machine':>10} {'API CPU':>8} {'PG CPU':>7} {'CPU/req':>8}"
     )
     print(header)
     print("-" * len(header))
-    for label, http, sql in rows:
+    sql_cost = db_cpu[-1] + sql.generator_cpu_s / (sql.rate * sql.elapsed) * 1000
+    for i, (label, m) in enumerate(rows):
+        ratio = sql.rate / m.rate if m.rate else float("nan")
+        own = api_cpu[i] if i < len(api_cpu) else 0.0
+        cost = (own + db_cpu[i]) / sql_cost if i < len(api_cpu) else 1.0
         print(
-            f"{label:<16} {http.rate:>10.0f} {http.percentile(50):>8.1f} "
-            f"{http.percentile(95):>8.1f} {sql.rate:>9.0f} {sql.percentile(50):>8.1f} "
-            f"{sql.percentile(95):>8.1f} {sql.rate / http.rate if http.rate else 0:>11.1f}x "
-            f"{http.percentile(95) / sql.percentile(95):>9.1f}x"
+            f"{label:<24} {m.rate:>8.0f} {m.mean_ms:>8.2f} {ratio:>7.2f}x {m.generator:<10} "
+            f"{m.cores:>10.2f} {m.cores / cpus:>9.0%} {own:>8.3f} {db_cpu[i]:>7.3f} {cost:>7.2f}x"
         )
-        if http.errors or sql.errors:
-            print(f"  errors: API {http.errors}, SQL {sql.errors}")
-    print("\nreq/s ratio: bare SQL rate / API rate; p95 ratio: API p95 / SQL p95")
+        if m.errors:
+            print(f"  errors: {m.errors}")
+    print(
+        "\nSQL/API: the bare statement's rate over the API's (1.00x: no API cost); gen. cores: "
+        "the load generator's CPU time / wall time;\nAPI CPU, PG CPU: CPU ms per request of "
+        "the server's uvicorn processes and of PostgreSQL's processes (all of them: on a shared "
+        "service other clients count too);\nCPU/req: (API + PG CPU) per request over "
+        "(PG + generator CPU) per bare statement: the rate ratio of a saturated machine"
+    )
     return 0
 
 

@@ -244,6 +244,15 @@ class Settings(BaseSettings):
         default=True,
         description="Re-transcribe with the multilingual model when the language is not English.",
     )
+    # --- performance (issue 14: API processes, fast reads) ---
+    api_http_workers: int = Field(
+        default=1,
+        ge=1,
+        description="HTTP processes of `mediaflow serve` (above 1: queue work in its own process).",
+    )
+    api_read_pool_size: int = Field(
+        default=4, ge=1, description="Connections per HTTP process for the single-query reads."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -19,8 +19,10 @@ from typing import Any
 
 import procrastinate
 import procrastinate.exceptions
+import psycopg_pool
 import sqlalchemy as sa
 
+from mediaflow.db.pools import sync_pool
 from mediaflow.db.session import Database
 from mediaflow.errors import DatabaseUnavailable, Refused
 
@@ -28,6 +30,8 @@ __all__ = ["MEDIA_QUEUE", "PROCESS_FILE_TASK", "TaskQueue", "file_lock"]
 
 MEDIA_QUEUE = "media"
 PROCESS_FILE_TASK = "mediaflow.process_file"
+# Tasks per INSERT when a job queues many files (one round trip each).
+DEFER_BATCH = 1000
 
 
 def file_lock(media_file_id: uuid.UUID | str) -> str:
@@ -45,23 +49,32 @@ class TaskQueue:
         self.db = db
         self._connector = connector
         self._app: procrastinate.App | None = None
+        self._pool: psycopg_pool.ConnectionPool | None = None
         self._lock = threading.Lock()
 
     def _open_app(self) -> procrastinate.App:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    connector = self._connector or procrastinate.SyncPsycopgConnector(
-                        conninfo=self.db.libpq_url(), min_size=1, max_size=4
-                    )
+                    connector = self._connector or procrastinate.SyncPsycopgConnector()
                     app = procrastinate.App(connector=connector)
+                    # our own pool (autocommit, no liveness query per defer):
+                    # mediaflow.db.pools; procrastinate leaves a given pool open
+                    pool = None if self._connector else sync_pool(self.db.libpq_url())
                     try:
-                        app.open()
-                    except procrastinate.exceptions.ConnectorException as exc:
+                        if pool is not None:
+                            pool.open(wait=True, timeout=10)
+                        app.open(pool)
+                    except (
+                        procrastinate.exceptions.ConnectorException,
+                        psycopg_pool.PoolTimeout,
+                    ) as exc:
+                        if pool is not None:
+                            pool.close()
                         raise DatabaseUnavailable(
                             f"cannot reach the task queue at {self.db.describe()}: {exc}"
                         ) from exc
-                    self._app = app
+                    self._app, self._pool = app, pool
         return self._app
 
     def defer_files(
@@ -69,23 +82,48 @@ class TaskQueue:
     ) -> int:
         """Queue one task per file (``providers``: override the job's); return how many.
 
-        ``Refused`` when a file already waits in the queue: its queued task will run.
+        The tasks go in ``DEFER_BATCH`` at a time, one statement each. ``Refused`` when
+        a file already waits in the queue (its queued task will run); every other file
+        of the call is queued all the same.
         """
         app = self._open_app()
         arguments: dict[str, Any] = {"providers": list(providers) if providers else None}
-        for media_file_id in media_file_ids:
+        ids = list(media_file_ids)
+        waiting: list[uuid.UUID] = []
+        for start in range(0, len(ids), DEFER_BATCH):
+            batch = ids[start : start + DEFER_BATCH]
             try:
-                app.configure_task(
-                    name=PROCESS_FILE_TASK,
-                    queue=MEDIA_QUEUE,
-                    queueing_lock=file_lock(media_file_id),
-                ).defer(media_file_id=str(media_file_id), **arguments)
+                self._defer(app, batch, arguments)
             except procrastinate.exceptions.AlreadyEnqueued:
-                raise Refused(
-                    f"media file {media_file_id} is already queued",
-                    hint="wait until it is finished",
-                ) from None
-        return len(media_file_ids)
+                # the batch is one statement: none of it went in; find the file(s) one by one
+                for media_file_id in batch:
+                    try:
+                        self._defer(app, [media_file_id], arguments)
+                    except procrastinate.exceptions.AlreadyEnqueued:
+                        waiting.append(media_file_id)
+        if waiting:
+            named = ", ".join(map(str, waiting[:5])) + (" ..." if len(waiting) > 5 else "")
+            raise Refused(
+                f"media file {named} is already queued"
+                if len(waiting) == 1
+                else f"{len(waiting)} media files are already queued: {named}",
+                hint="wait until it is finished",
+            )
+        return len(ids)
+
+    @staticmethod
+    def _defer(
+        app: procrastinate.App, media_file_ids: Sequence[uuid.UUID], arguments: dict[str, Any]
+    ) -> None:
+        # one task per file, each with its file's queueing lock: a per-task setting
+        # of procrastinate, so the batch is built from Job rows, not from one Task
+        jobs = [
+            app.configure_task(
+                name=PROCESS_FILE_TASK, queue=MEDIA_QUEUE, queueing_lock=file_lock(media_file_id)
+            ).make_new_job(media_file_id=str(media_file_id), **arguments)
+            for media_file_id in media_file_ids
+        ]
+        app.job_manager.batch_defer_jobs(jobs)
 
     def defer_task(self, task: str, *, queueing_lock: str | None = None, **arguments: Any) -> bool:
         """Queue one task by name on the media queue; False when its lock is already queued.
@@ -130,5 +168,8 @@ class TaskQueue:
         """Close the connection pool (reopened by the next call)."""
         with self._lock:
             app, self._app = self._app, None
+            pool, self._pool = self._pool, None
         if app is not None:
             app.close()
+        if pool is not None:
+            pool.close()

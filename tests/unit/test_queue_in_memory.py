@@ -55,6 +55,31 @@ def test_a_file_already_queued_is_refused(queue: TaskQueue) -> None:
         queue.defer_files([file_id])
 
 
+def test_a_queued_file_among_many_refuses_only_itself(
+    queue: TaskQueue, connector: InMemoryConnector
+) -> None:
+    waiting = uuid.uuid4()
+    queue.defer_files([waiting])
+    others = [uuid.uuid4() for _ in range(3)]
+    # the batch (one statement) fails on the queued file; the others still go in
+    with pytest.raises(Refused, match=f"media file {waiting} is already queued"):
+        queue.defer_files([others[0], waiting, *others[1:]])
+    queued = sorted(j["args"]["media_file_id"] for j in connector.jobs.values())
+    assert queued == sorted(str(f) for f in [waiting, *others])
+
+
+def test_many_files_go_in_batches(
+    queue: TaskQueue, connector: InMemoryConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mediaflow.queue.DEFER_BATCH", 2)
+    files = [uuid.uuid4() for _ in range(5)]
+    assert queue.defer_files(files) == 5
+    # each batch is one INSERT; ids follow the order given
+    jobs = sorted(connector.jobs.values(), key=lambda j: j["id"])
+    assert [j["args"]["media_file_id"] for j in jobs] == [str(f) for f in files]
+    assert [name for name, _ in connector.queries] == ["defer_jobs"] * 3
+
+
 def test_cancel_drops_only_the_named_files(queue: TaskQueue, connector: InMemoryConnector) -> None:
     keep, drop = uuid.uuid4(), uuid.uuid4()
     queue.defer_files([keep, drop])

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from mediaflow.api.deps import require_api_key
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
+from mediaflow.api.fast_reads import FastJobReads
 from mediaflow.api.routes import (
     cloud,
     health,
@@ -66,6 +67,9 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await worker
+            reads = getattr(app.state, "reads", None)  # api.deps.get_reads builds it
+            if reads is not None:
+                await reads.close()
             runtime.close()
 
     app = FastAPI(
@@ -92,4 +96,5 @@ def create_app(
     app.include_router(session.router)  # the login itself needs no key
     app.include_router(web.router)  # pages hold no data; their API calls need the key
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(FastJobReads)  # GET /jobs/{id} before routing (api.fast_reads)
     return app

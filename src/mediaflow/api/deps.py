@@ -10,21 +10,47 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from mediaflow.api.auth import bearer_token
+from mediaflow.db.pools import ReadPool
 from mediaflow.runtime import Runtime
 from mediaflow.services import keys
 
-__all__ = ["RuntimeDep", "get_runtime", "require_api_key"]
+__all__ = ["ReadsDep", "RuntimeDep", "get_reads", "get_runtime", "reads_of", "require_api_key"]
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The runtime ``create_app`` was given."""
+async def get_runtime(request: Request) -> Runtime:
+    """The runtime ``create_app`` was given (async: FastAPI runs a plain def in a thread)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def reads_of(state: State) -> ReadPool:
+    """The app's pool for single-query reads, built on first use (closed by the lifespan)."""
+    reads: ReadPool | None = getattr(state, "reads", None)
+    if reads is None:
+        runtime: Runtime = state.runtime
+        db = await run_in_threadpool(lambda: runtime.db)  # may start the embedded server
+        reads = getattr(state, "reads", None)  # another request may have built it meanwhile
+        if reads is None:
+            reads = state.reads = ReadPool(
+                db.libpq_url(),
+                max_size=runtime.settings.api_read_pool_size,
+                describe=f"the database at {db.describe()}",
+            )
+    return reads
+
+
+async def get_reads(request: Request) -> ReadPool:
+    """``reads_of`` the request's app."""
+    return await reads_of(request.app.state)
+
+
+ReadsDep = Annotated[ReadPool, Depends(get_reads)]
 
 
 async def require_api_key(request: Request, runtime: RuntimeDep) -> None:

@@ -41,6 +41,15 @@ def serve(
             help="Require API keys (default: unless bound to loopback only).",
         ),
     ] = None,
+    http_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--http-workers",
+            min=1,
+            help="HTTP processes (default: settings, 1); above 1, queue work runs in its own "
+            "process with --workers files at once.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (/docs) and the web page (/)."""
     import uvicorn
@@ -56,8 +65,21 @@ def serve(
         require_key = not is_loopback(host)
     runtime = Runtime(settings)
     runtime.store.check()  # fail fast, in one line: a misconfigured store never waits for a job
-    app = create_app(runtime, require_key=require_key, worker_concurrency=workers)
     keys_note = "API keys required" if require_key else "no API key needed"
+    http_workers = http_workers or settings.api_http_workers
+    if http_workers > 1:
+        from mediaflow.cli.serve_processes import serve_processes
+
+        console.print(
+            f"mediaflow on http://{host}:{port} ({keys_note}; {http_workers} HTTP processes)",
+            highlight=False,
+        )
+        serve_processes(
+            settings, host=host, port=port, http_workers=http_workers,
+            queue_concurrency=workers, require_key=require_key,
+        )  # fmt: skip
+        return
+    app = create_app(runtime, require_key=require_key, worker_concurrency=workers)
     console.print(f"mediaflow on http://{host}:{port} ({keys_note})", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 

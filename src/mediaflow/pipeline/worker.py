@@ -27,6 +27,7 @@ from procrastinate.worker import Worker
 
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
+from mediaflow.db.pools import async_pool_factory
 from mediaflow.errors import IntegrityError, NotFound
 from mediaflow.pipeline.chunked import CHUNK_TASK, process_chunk, split_file
 from mediaflow.pipeline.fleet import Drain, hold_presence
@@ -172,7 +173,11 @@ async def run_worker(
     """
     settings = runtime.settings
     app = build_worker_app(
-        connector or procrastinate.PsycopgConnector(conninfo=runtime.db.libpq_url())
+        connector
+        # autocommit, no liveness query per statement: see mediaflow.db.pools
+        or procrastinate.PsycopgConnector(
+            conninfo=runtime.db.libpq_url(), pool_factory=async_pool_factory()
+        )
     )
     context: dict[str, Any] = {_RUNTIME: runtime, _PROCESSOR: processor}
     async with app.open_async():

@@ -14,12 +14,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from mediaflow.api.deps import RuntimeDep
+from mediaflow.api.deps import RuntimeDep, get_reads
 from mediaflow.api.errors import ERROR_RESPONSES
 from mediaflow.api.uploads import (
     UploadBatch,
@@ -31,11 +31,12 @@ from mediaflow.db.enums import JobStatus
 from mediaflow.errors import InvalidInput, UnsupportedMedia
 from mediaflow.media.detect import detect
 from mediaflow.runtime import Runtime
-from mediaflow.services import jobs
+from mediaflow.services import job_reads, jobs
 from mediaflow.services.schemas import JobDetail, JobPage, LogEntry, LogPage
 
 router = APIRouter(tags=["jobs"])
 
+JSON = "application/json"
 # How often the event stream looks at the database, and how often it pings when idle.
 POLL_S = 0.5
 PING_S = 15
@@ -191,9 +192,12 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, summary="One job and its files")
-async def get_job(job_id: uuid.UUID, runtime: RuntimeDep) -> JobDetail:
+async def get_job(job_id: uuid.UUID, request: Request) -> Response:
     """The job, its counts, and each file's status, latest stage and progress."""
-    return await run_in_threadpool(jobs.get_job, runtime, job_id)
+    # polled often: one statement on the event loop, JSON bytes from the rows (the
+    # pool is fetched here, not as a dependency: each one costs FastAPI a solve)
+    reads = await get_reads(request)
+    return Response(await job_reads.job_detail_json(reads, job_id), media_type=JSON)
 
 
 @router.post(
