@@ -26,12 +26,31 @@ from mediaflow.db.pools import sync_pool
 from mediaflow.db.session import Database
 from mediaflow.errors import DatabaseUnavailable, Refused
 
-__all__ = ["MEDIA_QUEUE", "PROCESS_FILE_TASK", "TaskQueue", "file_lock"]
+__all__ = ["ALL_QUEUES", "MEDIA_QUEUE", "PROCESS_FILE_TASK", "TaskQueue", "file_lock", "queue_for"]
 
 MEDIA_QUEUE = "media"
+# One queue per kind of media, so that machines can be given the work they suit
+# (`mediaflow worker --queues video` on the big ones); files whose kind is not known
+# before probing go to MEDIA_QUEUE. A worker takes from every queue unless told.
+KIND_QUEUES = ("video", "audio", "image")
+ALL_QUEUES = (MEDIA_QUEUE, *KIND_QUEUES)
 PROCESS_FILE_TASK = "mediaflow.process_file"
 # Tasks per INSERT when a job queues many files (one round trip each).
 DEFER_BATCH = 1000
+
+
+def queue_for(kind: str | None) -> str:
+    """The queue of a file of media type ``kind`` (``video``, ``audio``, ``image``)."""
+    return kind if kind in KIND_QUEUES else MEDIA_QUEUE
+
+
+# a file's kind: its probed media type, else what ingest sniffed from its first bytes
+_KINDS_SQL = sa.text(
+    "SELECT f.id, COALESCE(f.media_type::text, ("
+    "  SELECT l.details->>'kind' FROM processing_log l"
+    "  WHERE l.media_file_id = f.id AND l.stage = 'ingest' ORDER BY l.id DESC LIMIT 1"
+    ")) FROM media_file f WHERE f.id = ANY(:ids)"
+)
 
 
 def file_lock(media_file_id: uuid.UUID | str) -> str:
@@ -90,17 +109,18 @@ class TaskQueue:
         arguments: dict[str, Any] = {"providers": list(providers) if providers else None}
         ids = list(media_file_ids)
         waiting: list[uuid.UUID] = []
-        for start in range(0, len(ids), DEFER_BATCH):
-            batch = ids[start : start + DEFER_BATCH]
-            try:
-                self._defer(app, batch, arguments)
-            except procrastinate.exceptions.AlreadyEnqueued:
-                # the batch is one statement: none of it went in; find the file(s) one by one
-                for media_file_id in batch:
-                    try:
-                        self._defer(app, [media_file_id], arguments)
-                    except procrastinate.exceptions.AlreadyEnqueued:
-                        waiting.append(media_file_id)
+        for queue, of_queue in self._by_queue(ids).items():
+            for start in range(0, len(of_queue), DEFER_BATCH):
+                batch = of_queue[start : start + DEFER_BATCH]
+                try:
+                    self._defer(app, queue, batch, arguments)
+                except procrastinate.exceptions.AlreadyEnqueued:
+                    # one statement: none of it went in; find the file(s) one by one
+                    for media_file_id in batch:
+                        try:
+                            self._defer(app, queue, [media_file_id], arguments)
+                        except procrastinate.exceptions.AlreadyEnqueued:
+                            waiting.append(media_file_id)
         if waiting:
             named = ", ".join(map(str, waiting[:5])) + (" ..." if len(waiting) > 5 else "")
             raise Refused(
@@ -111,29 +131,50 @@ class TaskQueue:
             )
         return len(ids)
 
+    def _by_queue(self, ids: Sequence[uuid.UUID]) -> dict[str, list[uuid.UUID]]:
+        """``ids`` grouped by the queue of their kind, in their order."""
+        kinds: dict[uuid.UUID, str | None] = {}
+        if self._connector is None and ids:  # in-memory tests have no files to look up
+            with self.db.session() as session:
+                kinds = {row[0]: row[1] for row in session.execute(_KINDS_SQL, {"ids": ids})}
+        grouped: dict[str, list[uuid.UUID]] = {}
+        for media_file_id in ids:
+            grouped.setdefault(queue_for(kinds.get(media_file_id)), []).append(media_file_id)
+        return grouped
+
     @staticmethod
     def _defer(
-        app: procrastinate.App, media_file_ids: Sequence[uuid.UUID], arguments: dict[str, Any]
+        app: procrastinate.App,
+        queue: str,
+        media_file_ids: Sequence[uuid.UUID],
+        arguments: dict[str, Any],
     ) -> None:
         # one task per file, each with its file's queueing lock: a per-task setting
         # of procrastinate, so the batch is built from Job rows, not from one Task
         jobs = [
             app.configure_task(
-                name=PROCESS_FILE_TASK, queue=MEDIA_QUEUE, queueing_lock=file_lock(media_file_id)
+                name=PROCESS_FILE_TASK, queue=queue, queueing_lock=file_lock(media_file_id)
             ).make_new_job(media_file_id=str(media_file_id), **arguments)
             for media_file_id in media_file_ids
         ]
         app.job_manager.batch_defer_jobs(jobs)
 
-    def defer_task(self, task: str, *, queueing_lock: str | None = None, **arguments: Any) -> bool:
-        """Queue one task by name on the media queue; False when its lock is already queued.
+    def defer_task(
+        self,
+        task: str,
+        *,
+        queue: str = MEDIA_QUEUE,
+        queueing_lock: str | None = None,
+        **arguments: Any,
+    ) -> bool:
+        """Queue one task by name on ``queue``; False when its lock is already queued.
 
         Used by the long-media chunks (``pipeline.chunked``): their tasks are
         registered on the worker's App, so only the name travels here.
         """
         app = self._open_app()
         try:
-            app.configure_task(name=task, queue=MEDIA_QUEUE, queueing_lock=queueing_lock).defer(
+            app.configure_task(name=task, queue=queue, queueing_lock=queueing_lock).defer(
                 **arguments
             )
         except procrastinate.exceptions.AlreadyEnqueued:

@@ -115,14 +115,14 @@ def test_sigterm_lets_the_running_file_finish_and_workers_show_where_they_run(
     head_db: str, runtime_here: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
     job_id = _job(runtime_here, tmp_path, 3)
-    proc = _start_worker(head_db, data_dir, "--concurrency", "1", "--queues", "media")
+    proc = _start_worker(head_db, data_dir, "--concurrency", "1", "--queues", "image")
     try:
         busy = _wait(lambda: _busy(runtime_here, proc.pid))
         # the API shows the same: host, pid, queues, heartbeat, the file being processed
         with TestClient(create_app(runtime_here, worker_concurrency=0)) as client:
             items = client.get("/workers").json()["items"]
         (mine,) = [w for w in items if w["pid"] == proc.pid]
-        assert mine["host"] == socket.gethostname() and mine["queues"] == ["media"]
+        assert mine["host"] == socket.gethostname() and mine["queues"] == ["image"]
         assert mine["alive"] and mine["concurrency"] == 1 and mine["last_heartbeat"]
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=120)

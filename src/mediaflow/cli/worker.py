@@ -13,18 +13,17 @@ from mediaflow.cli.context import cli_runtime
 from mediaflow.cli.output import console
 from mediaflow.errors import InvalidInput
 from mediaflow.pipeline.worker import run_worker
-from mediaflow.queue import MEDIA_QUEUE
-
-QUEUES = (MEDIA_QUEUE,)
+from mediaflow.queue import ALL_QUEUES
 
 
 def parse_queues(value: str) -> list[str]:
-    """``media`` or ``a,b``: the queues a worker takes tasks from (known names only)."""
+    """``video`` or ``a,b``: the queues a worker takes tasks from (known names only)."""
     names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in QUEUES]
+    unknown = [name for name in names if name not in ALL_QUEUES]
     if not names or unknown:
         raise InvalidInput(
-            f"unknown queue(s) {', '.join(unknown) or '(none)'}", hint=f"known: {', '.join(QUEUES)}"
+            f"unknown queue(s) {', '.join(unknown) or '(none)'}",
+            hint=f"known: {', '.join(ALL_QUEUES)}",
         )
     return names
 
@@ -34,8 +33,14 @@ def worker(
         int, typer.Option("--concurrency", "-c", min=1, help="Files processed at once.")
     ] = 1,
     queues: Annotated[
-        str, typer.Option("--queues", "-q", help="Comma-separated queues to take tasks from.")
-    ] = MEDIA_QUEUE,
+        str,
+        typer.Option(
+            "--queues",
+            "-q",
+            help="Comma-separated queues to take tasks from: video, audio, image (files of "
+            "that kind) and media (kind unknown before probing). Default: all.",
+        ),
+    ] = ",".join(ALL_QUEUES),
     drain_timeout: Annotated[
         float | None,
         typer.Option(

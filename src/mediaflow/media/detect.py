@@ -41,6 +41,7 @@ __all__ = [
     "ffmpeg_reason",
     "media_streams",
     "open_container",
+    "sniff_media_type",
 ]
 
 # Bytes read for magic-number and text sniffing; filetype itself looks at 8 KiB at most.
@@ -142,6 +143,28 @@ def detect(path: str | os.PathLike[str], limits: DecodeLimits | None = None) -> 
         if text_mime is not None:
             raise UnsupportedMedia(f"not a media file: looks like {text_mime}")
     return _detect_av(path, head, size, mime, limits)
+
+
+def sniff_media_type(path: str | os.PathLike[str]) -> MediaType | None:
+    """The media type the first bytes of ``path`` suggest (magic numbers only), or None.
+
+    A routing hint for the queue before the file is probed: cheap (no decoding),
+    never raises; the pipeline's ``detect`` has the last word.
+    """
+    try:
+        with Path(path).open("rb") as fh:
+            kind = filetype.guess(fh.read(_HEAD_BYTES))
+    except OSError:
+        return None
+    mime = kind.mime if kind is not None else ""
+    for prefix, media_type in (
+        ("image/", MediaType.IMAGE),
+        ("video/", MediaType.VIDEO),
+        ("audio/", MediaType.AUDIO),
+    ):
+        if mime.startswith(prefix):
+            return media_type
+    return None
 
 
 # ----------------------------------------------------------------------------- opening

@@ -69,6 +69,7 @@ from mediaflow.providers.base import (
     TranscriptOutput,
 )
 from mediaflow.providers.registry import ProviderSelection
+from mediaflow.queue import queue_for
 from mediaflow.runtime import Runtime
 
 __all__ = ["CHUNK_TASK", "chunk_lock", "process_chunk", "split_file"]
@@ -157,6 +158,7 @@ def split_file(
     for chunk in chunks:
         runtime.queue.defer_task(
             CHUNK_TASK,
+            queue=queue_for(info.media_type.value),
             queueing_lock=chunk_lock(media_file_id, run, chunk.index),
             media_file_id=str(media_file_id), run=run, chunk=chunk.as_dict(),
             chunks=len(chunks), providers=providers,

@@ -20,6 +20,7 @@ from typing import Any
 from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import AnalysisJob, MediaFile
 from mediaflow.errors import InvalidInput, MediaflowError, NotFound
+from mediaflow.media.detect import sniff_media_type
 from mediaflow.pipeline.log import LogEvent, add_event
 from mediaflow.runtime import Runtime
 from mediaflow.storage import StoredObject
@@ -182,6 +183,8 @@ def ingest(
             skipped.append((source.path, f"cannot read: {reason}"))
             continue
         stored.append((source, obj, round((time.perf_counter() - started) * 1000)))
+    # which queue each file goes to (``queue.queue_for``): its kind by magic numbers
+    kinds = [sniff_media_type(source.path) for source, _, _ in stored]
     if not stored:
         raise InvalidInput("no file could be read", hint="; ".join(f"{p}: {r}" for p, r in skipped))
 
@@ -211,7 +214,9 @@ def ingest(
                 )
             )
         session.flush()
-        for media_file_id, (_, obj, duration_ms) in zip(media_file_ids, stored, strict=True):
+        for media_file_id, (_, obj, duration_ms), kind in zip(
+            media_file_ids, stored, kinds, strict=True
+        ):
             add_event(
                 session,
                 LogEvent(
@@ -220,6 +225,7 @@ def ingest(
                         "sha256": obj.sha256,
                         "size_bytes": obj.size_bytes,
                         "deduplicated": obj.deduplicated,
+                        "kind": kind.value if kind is not None else None,
                     },
                     duration_ms=duration_ms,
                 ),

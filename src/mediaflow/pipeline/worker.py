@@ -33,7 +33,7 @@ from mediaflow.pipeline.chunked import CHUNK_TASK, process_chunk, split_file
 from mediaflow.pipeline.fleet import Drain, hold_presence
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
-from mediaflow.queue import MEDIA_QUEUE, PROCESS_FILE_TASK
+from mediaflow.queue import ALL_QUEUES, MEDIA_QUEUE, PROCESS_FILE_TASK
 from mediaflow.runtime import Runtime
 
 __all__ = ["FileProcessor", "build_worker_app", "process_file", "run_worker"]
@@ -160,7 +160,7 @@ async def run_worker(
     install_signal_handlers: bool = True,
     connector: procrastinate.BaseConnector | None = None,
     processor: FileProcessor = process_file,
-    queues: Sequence[str] = (MEDIA_QUEUE,),
+    queues: Sequence[str] = ALL_QUEUES,
     drain_timeout_s: float | None = None,
 ) -> None:
     """Run one worker's loop (``mediaflow worker``, or inside ``mediaflow serve``).
