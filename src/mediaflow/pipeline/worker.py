@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
 from mediaflow.errors import NotFound
+from mediaflow.pipeline.liveness import LivenessApp, hand_back_silent
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
 from mediaflow.queue import MEDIA_QUEUE, PROCESS_FILE_TASK
@@ -74,9 +75,15 @@ def _process_file_task(
     return processor(runtime, uuid.UUID(media_file_id), providers)
 
 
-def build_worker_app(connector: procrastinate.BaseConnector) -> procrastinate.App:
-    """A procrastinate App with mediaflow's task registered on it (one App per worker)."""
-    app = procrastinate.App(connector=connector)
+def build_worker_app(
+    connector: procrastinate.BaseConnector, *, heartbeat_conninfo: str | None = None
+) -> procrastinate.App:
+    """A procrastinate App with mediaflow's task registered on it (one App per worker).
+
+    ``heartbeat_conninfo``: the workers beat on a connection of their own there, so
+    that heartbeats resume as soon as the database is back (see ``liveness``).
+    """
+    app = LivenessApp(connector=connector, heartbeat_conninfo=heartbeat_conninfo)
     app.task(
         name=PROCESS_FILE_TASK,
         queue=MEDIA_QUEUE,
@@ -91,9 +98,7 @@ async def _hand_back_stalled(app: procrastinate.App, every_s: float, stalled_s: 
     while True:
         await asyncio.sleep(every_s)
         try:
-            for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
-                logger.warning("task %s of a silent worker goes back to the queue", job.id)
-                await app.job_manager.retry_job(job)
+            await hand_back_silent(app, MEDIA_QUEUE, stalled_s)
         except Exception:  # keep sweeping: a transient DB error must not stop the worker
             logger.exception("could not hand back stalled tasks")
 
@@ -122,7 +127,8 @@ async def run_worker(
     """
     settings = runtime.settings
     app = build_worker_app(
-        connector or procrastinate.PsycopgConnector(conninfo=runtime.db.libpq_url())
+        connector or procrastinate.PsycopgConnector(conninfo=runtime.db.libpq_url()),
+        heartbeat_conninfo=None if connector else runtime.db.libpq_url(),
     )
     context: dict[str, Any] = {_RUNTIME: runtime, _PROCESSOR: processor}
     async with app.open_async():
