@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,10 @@ class Cluster:
 
     def start(self, timeout: float = 120) -> None:
         """Start the postmaster and wait until it accepts connections."""
+        if _user() is not None:  # something may have tightened a parent folder since
+            from pgserver.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.pgdata)
         log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
             [str(self.bin / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
@@ -136,12 +141,18 @@ def _backends_alive(pgdata: Path) -> bool:
 
 
 @contextmanager
-def private_cluster(root: Path) -> Iterator[Cluster]:
-    """A started private cluster in ``root``; stopped when the block ends."""
-    cluster = Cluster(root)
-    cluster.init()
-    cluster.start()
+def private_cluster() -> Iterator[Cluster]:
+    """A started private cluster in a temp folder of its own; stopped and removed after.
+
+    Not under pytest's tmp_path: pytest keeps its base folder private (mode 700) and
+    PostgreSQL runs as another user when we are root.
+    """
+    root = Path(tempfile.mkdtemp(prefix="mediaflow-pg-"))
+    cluster = Cluster(root / "cluster")
     try:
+        cluster.init()
+        cluster.start()
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
