@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         description="Server-side folders POST /jobs may read from (JSON list); empty: none.",
     )
 
+    # --- reliability (issue 9) ---
+    serve_stop_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="On SIGTERM/SIGINT, how long `serve` lets in-flight files finish; the "
+        "rest are left for the queue's stall sweep to hand to a worker again.",
+    )
+    unauthenticated_body_max_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description="Largest request body accepted before an API key is checked (POST /session).",
+    )
+    json_max_depth: int = Field(
+        default=64, gt=0, description="Deepest nesting accepted in client JSON (options, bodies)."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str | None) -> str | None:

@@ -36,7 +36,9 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def start_worker(url: str, data_dir: Path, log: Path, concurrency: int = 1) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, data_dir: Path, log: Path, concurrency: int = 1
+) -> subprocess.Popen[bytes]:
     """A ``mediaflow worker`` process writing its output to ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
     env.update(
@@ -73,7 +75,9 @@ def queue_images(url: str, data_dir: Path, folder: Path, count: int) -> uuid.UUI
         mf.make_text_image(folder / f"page_{i:04d}.png", f"PAGE {i}")
     runtime = Runtime(Settings(database_url=url, data_dir=data_dir))  # type: ignore[arg-type]
     try:
-        result = ingest(runtime, [folder], name="faults", providers=["image_features"], options=None)
+        result = ingest(
+            runtime, [folder], name="faults", providers=["image_features"], options=None
+        )
         queue_job(runtime, result.job_id)
         return result.job_id
     finally:

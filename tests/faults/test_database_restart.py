@@ -33,10 +33,13 @@ def test_workers_survive_database_restarts(tmp_path: Path) -> None:
                 restarted = time.monotonic()
                 # both workers beat again: a heartbeat younger than the restart
                 fc.wait_for(
-                    lambda: all(
-                        age < time.monotonic() - restarted + 0.1 for age in fc.heartbeat_ages(url)
-                    )
-                    and len(fc.heartbeat_ages(url)) == 2,
+                    lambda: (
+                        all(
+                            age < time.monotonic() - restarted + 0.1
+                            for age in fc.heartbeat_ages(url)
+                        )
+                        and len(fc.heartbeat_ages(url)) == 2
+                    ),
                     120,
                     "heartbeats after the restart",
                 )

@@ -10,7 +10,6 @@ processes may share the queue as well.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,8 +19,8 @@ from fastapi.staticfiles import StaticFiles
 
 from mediaflow.api.deps import require_api_key
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
+from mediaflow.api.lifecycle import InProcessWorker
 from mediaflow.api.routes import health, jobs, media, search, session
-from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
 from mediaflow.version import __version__
 from mediaflow.web import STATIC_DIR
@@ -42,21 +41,18 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = None
+        # uvicorn owns the process's signals: SIGTERM must stop the server (and
+        # through this lifespan the worker, in a bounded time), not only the worker
+        worker = InProcessWorker(runtime, worker_concurrency)
+        app.state.worker = worker
         if worker_concurrency > 0:
-            # uvicorn owns the process's signals: SIGTERM must stop the server (and
-            # through this lifespan the worker), not only the worker
-            worker = asyncio.create_task(
-                run_worker(runtime, worker_concurrency, install_signal_handlers=False)
-            )
+            worker.start()
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await worker
-            runtime.close()
+            await worker.stop()
+            if not worker.abandoned:  # abandoned files' threads may still use it
+                runtime.close()
 
     app = FastAPI(
         title="mediaflow",

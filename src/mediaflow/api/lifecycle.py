@@ -1,0 +1,58 @@
+"""The in-process worker's life inside ``mediaflow serve``: start, and a bounded stop.
+
+uvicorn owns SIGTERM/SIGINT: it stops accepting connections, then runs the lifespan's
+shutdown, which lands here. In-flight files get ``serve_stop_timeout_s`` to finish;
+whatever still runs after that is abandoned. Its tasks stay ``doing`` under a worker
+whose heartbeat has stopped, so the stall sweep (``pipeline.liveness``) of any worker,
+or of the next ``serve``, hands them back to the queue: no file is lost, none runs
+twice at once. ``abandoned`` tells the edge to exit without waiting for the threads
+still running those files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from mediaflow.pipeline.worker import run_worker
+from mediaflow.runtime import Runtime
+
+__all__ = ["InProcessWorker"]
+
+logger = logging.getLogger("mediaflow.api")
+
+
+@dataclass
+class InProcessWorker:
+    """One queue worker running in the server's event loop."""
+
+    runtime: Runtime
+    concurrency: int
+    abandoned: bool = False
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the worker loop (signals stay uvicorn's)."""
+        self._task = asyncio.create_task(
+            run_worker(self.runtime, self.concurrency, install_signal_handlers=False)
+        )
+
+    async def stop(self) -> None:
+        """Ask the worker to stop; give in-flight files a bounded time to finish."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()  # procrastinate: stop fetching, wait for running files
+        timeout = self.runtime.settings.serve_stop_timeout_s
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            self.abandoned = True
+            logger.warning(
+                "files still running after %.0fs: left for the queue to hand out again",
+                timeout,
+            )
+            return
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
