@@ -83,6 +83,8 @@ def parse_options(text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except ValueError as exc:
         raise InvalidInput(f"options is not valid JSON: {exc}") from exc
+    except RecursionError:  # thousands of nested brackets: refuse, not a 500
+        raise InvalidInput("options are nested too deep") from None
     if not isinstance(value, dict):
         raise InvalidInput("options must be a JSON object")
     return value
@@ -132,6 +134,8 @@ def check_request(
         json.dumps(rest, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"options are not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("options are nested too deep") from None
     if has_nul(rest):  # PostgreSQL's jsonb cannot hold a NUL character
         raise InvalidInput("options contain a NUL character")
     if split_names(providers) and split_names(in_options):

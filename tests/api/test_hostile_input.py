@@ -1,0 +1,80 @@
+"""Hostile client input gets a 4xx JSON error, never a 500, and stores nothing (issue 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mediaflow.api.ranges import Unsatisfiable, parse_range
+from tests.api.server import LiveServer
+from tests.api.test_jobs import assert_error
+from tests.api.test_security import nothing_stored  # noqa: F401 - a fixture
+
+DEEP = "[" * 3000 + "]" * 3000
+PNG = (Path(__file__).resolve().parents[2] / "samples" / "text_image.png").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def client(api: LiveServer) -> Iterator[httpx.Client]:
+    with api.client() as c:
+        yield c
+
+
+def test_huge_range_positions_are_read_as_past_the_end() -> None:
+    # int() refuses 5,000 digits (ValueError -> 500 before)
+    assert parse_range("bytes=0-" + "9" * 5000, 100) == parse_range("bytes=0-99", 100)
+    assert parse_range("bytes=0-" + "0" * 4999 + "7", 100) == parse_range("bytes=0-7", 100)
+    with pytest.raises(Unsatisfiable):
+        parse_range("bytes=" + "9" * 5000 + "-", 100)
+
+
+def test_huge_range_on_real_media_is_4xx_or_206(
+    client: httpx.Client, processed_media: dict[str, Any]
+) -> None:
+    url = f"/media/{processed_media['image']}/content"
+    response = client.get(url, headers={"Range": "bytes=0-" + "9" * 5000})
+    assert response.status_code == 206
+    assert_error(client.get(url, headers={"Range": "bytes=" + "9" * 5000 + "-"}), 416)
+
+
+@pytest.mark.usefixtures("nothing_stored")
+def test_deeply_nested_multipart_options_are_422(client: httpx.Client) -> None:
+    response = client.post(
+        "/jobs",
+        files=[("files", ("a.png", PNG, "image/png"))],
+        data={"options": '{"a": ' + DEEP + "}"},
+    )
+    assert "nested too deep" in assert_error(response, 422)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [DEEP.encode(), b'{"key": ' + DEEP.encode() + b"}", b"{not json", b"\xff\xfe"],
+    ids=["deep-array", "deep-key", "broken", "not-utf8"],
+)
+def test_session_with_bad_json_is_422(client: httpx.Client, body: bytes) -> None:
+    response = client.post("/session", content=body, headers={"content-type": "application/json"})
+    assert_error(response, 422)
+
+
+@pytest.mark.parametrize("kind", ["json", "form", "multipart"])
+def test_session_body_is_capped_before_any_key(client: httpx.Client, kind: str) -> None:
+    big = "a" * (2 * 1024 * 1024)  # far over the 64 KiB default
+    if kind == "json":
+        response = client.post("/session", json={"key": big})
+    elif kind == "form":
+        response = client.post("/session", data={"key": big})
+    else:
+        response = client.post("/session", files=[("key", ("k.txt", big.encode(), "text/plain"))])
+    assert response.status_code in (413, 422), response.text
+    assert_error(response, response.status_code)
+
+
+def test_session_still_logs_in_by_form_and_json(client: httpx.Client) -> None:
+    # a wrong key is 401 in both shapes: the body was read and understood
+    assert_error(client.post("/session", json={"key": "mf_wrong"}), 401)
+    assert_error(client.post("/session", data={"key": "mf_wrong"}), 401)
