@@ -16,6 +16,11 @@ FILES = 12
 OUTAGES_S = (float(fc.STALLED_S) + 3, 35.0)
 
 
+def _all_beat_since(url: str, since: float) -> bool:
+    ages = fc.heartbeat_ages(url)
+    return len(ages) == 2 and all(age < time.monotonic() - since + 0.1 for age in ages)
+
+
 def test_workers_survive_database_restarts(tmp_path: Path) -> None:
     with private_cluster() as cluster, head_database(cluster.server_url) as url:
         data_dir = tmp_path / "data"
@@ -33,13 +38,7 @@ def test_workers_survive_database_restarts(tmp_path: Path) -> None:
                 restarted = time.monotonic()
                 # both workers beat again: a heartbeat younger than the restart
                 fc.wait_for(
-                    lambda: (
-                        all(
-                            age < time.monotonic() - restarted + 0.1
-                            for age in fc.heartbeat_ages(url)
-                        )
-                        and len(fc.heartbeat_ages(url)) == 2
-                    ),
+                    lambda since=restarted: _all_beat_since(url, since),
                     120,
                     "heartbeats after the restart",
                 )

@@ -41,7 +41,8 @@ async def _key_of(request: Request, limit: int) -> tuple[str, bool]:
         is_form = False
     elif content_type in ("", "application/x-www-form-urlencoded"):
         fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-        key = (fields.get("key") or [None])[0]
+        values = fields.get("key")
+        key = values[0] if values else None
         is_form = True
     else:
         raise InvalidInput("send the key as JSON or as an urlencoded form")
