@@ -47,9 +47,9 @@ class Unsatisfiable(Exception):
 _MAX_DIGITS = 19
 
 
-def _bounded(text: str | None) -> str | None:
+def _bounded(text: str) -> str:
     """A position's digits, cut to a value past any real file (same meaning, cheap int)."""
-    if text is None or len(text) <= _MAX_DIGITS:
+    if len(text) <= _MAX_DIGITS:
         return text
     stripped = text.lstrip("0") or "0"
     return stripped if len(stripped) <= _MAX_DIGITS else "9" * _MAX_DIGITS
