@@ -29,6 +29,7 @@ from mediaflow.errors import NotFound
 from mediaflow.pipeline.liveness import LivenessApp, hand_back_silent
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
+from mediaflow.pipeline.task_guard import guarded
 from mediaflow.queue import MEDIA_QUEUE, PROCESS_FILE_TASK
 from mediaflow.runtime import Runtime
 
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 # What the task body does with a file: (runtime, file id, providers) -> final status.
 FileProcessor = Callable[[Runtime, uuid.UUID, list[str] | None], str]
 _RUNTIME = "runtime"
+_MAX_ATTEMPTS = 3
 _PROCESSOR = "processor"
 
 
@@ -72,7 +74,13 @@ def _process_file_task(
 ) -> str:
     runtime: Runtime = context.additional_context[_RUNTIME]
     processor: FileProcessor = context.additional_context[_PROCESSOR]
-    return processor(runtime, uuid.UUID(media_file_id), providers)
+    file_id = uuid.UUID(media_file_id)
+    # attempts counts the retries before this run; procrastinate retries no more once it
+    # reaches max_attempts, so that run is the last: it fails the file, with a reason
+    last_attempt = context.job.attempts >= _MAX_ATTEMPTS
+    return guarded(
+        lambda: processor(runtime, file_id, providers), runtime, file_id, last_attempt=last_attempt
+    )
 
 
 def build_worker_app(
@@ -89,7 +97,7 @@ def build_worker_app(
         queue=MEDIA_QUEUE,
         pass_context=True,
         # a crash of our own code (not a bad file: that fails the file, not the task)
-        retry=procrastinate.RetryStrategy(max_attempts=3, wait=2, exponential_wait=2),
+        retry=procrastinate.RetryStrategy(max_attempts=_MAX_ATTEMPTS, wait=2, exponential_wait=2),
     )(_process_file_task)
     return app
 
