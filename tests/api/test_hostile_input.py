@@ -11,7 +11,7 @@ import pytest
 
 from mediaflow.api.ranges import Unsatisfiable, parse_range
 from tests.api.server import LiveServer
-from tests.api.test_jobs import assert_error
+from tests.api.test_jobs import assert_error, wait_for
 from tests.api.test_security import nothing_stored  # noqa: F401 - a fixture
 
 DEEP = "[" * 3000 + "]" * 3000
@@ -78,3 +78,30 @@ def test_session_still_logs_in_by_form_and_json(client: httpx.Client) -> None:
     # a wrong key is 401 in both shapes: the body was read and understood
     assert_error(client.post("/session", json={"key": "mf_wrong"}), 401)
     assert_error(client.post("/session", data={"key": "mf_wrong"}), 401)
+
+
+def test_a_bad_upload_fails_alone_and_the_rest_is_analyzed(client: httpx.Client) -> None:
+    response = client.post(
+        "/jobs",
+        files=[
+            ("files", ("good.png", PNG, "image/png")),
+            ("files", ("empty.png", b"", "image/png")),
+            ("files", ("notes.png", b"just some text, not an image\n" * 20, "image/png")),
+        ],
+        data={"providers": "image_features"},
+    )
+    assert response.status_code == 202, response.text
+    job = wait_for(client, response.json()["id"])
+    files = {f["original_name"]: f for f in job["files"]}
+    assert files["good.png"]["status"] == "completed"
+    for bad in ("empty.png", "notes.png"):
+        assert files[bad]["status"] == "failed" and files[bad]["error"], files[bad]
+
+
+@pytest.mark.usefixtures("nothing_stored")
+def test_a_batch_of_only_bad_uploads_is_still_refused(client: httpx.Client) -> None:
+    response = client.post(
+        "/jobs",
+        files=[("files", ("a.png", b"", "image/png")), ("files", ("b.png", b"", "image/png"))],
+    )
+    assert "a.png" in assert_error(response, 422)

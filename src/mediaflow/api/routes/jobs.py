@@ -95,15 +95,22 @@ _CREATE_OPENAPI: dict[str, Any] = {
 }
 
 
-def _check_uploads(batch: UploadBatch) -> None:
-    """Detect each upload from its bytes: anything that is not media refuses the request."""
+def _check_uploads(batch: UploadBatch, *, alone: bool) -> None:
+    """Detect each upload from its bytes; refuse the request only when nothing is media.
+
+    As in the CLI, a bad file among good ones does not sink the batch: it is stored
+    and its file fails alone, with its reason, in the validation stage. ``alone``: no
+    server-side paths came with the uploads.
+    """
+    problems: list[InvalidInput] = []
     for upload in batch.files:
         try:
             detect(upload.path)
         except InvalidInput as exc:
             # the client's name, not our temp name: it is the file they know
-            kind = type(exc)
-            raise kind(f"{upload.original_name}: {exc.message}", hint=exc.hint) from None
+            problems.append(type(exc)(f"{upload.original_name}: {exc.message}", hint=exc.hint))
+    if problems and alone and len(problems) == len(batch.files):
+        raise problems[0]
 
 
 def _create_from_json(raw: bytes, runtime: Runtime) -> JobDetail:
@@ -133,7 +140,7 @@ def _create_from_form(batch: UploadBatch, runtime: Runtime) -> JobDetail:
     real = [jobs.confine(p, runtime.settings.allowed_roots) for p in given]
     if not batch.files and not real:
         raise InvalidInput("no files uploaded and no paths given")
-    _check_uploads(batch)
+    _check_uploads(batch, alone=not real)
     paths, names = jobs.expand(real) if real else ([], [])
     paths += [u.path for u in batch.files]
     names += [u.original_name for u in batch.files]
