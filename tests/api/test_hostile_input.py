@@ -105,3 +105,13 @@ def test_a_batch_of_only_bad_uploads_is_still_refused(client: httpx.Client) -> N
         files=[("files", ("a.png", b"", "image/png")), ("files", ("b.png", b"", "image/png"))],
     )
     assert "a.png" in assert_error(response, 422)
+
+
+def test_docs_load_swagger_ui_from_this_server(client: httpx.Client) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs/assets/{asset}" in page.text
+        response = client.get(f"/docs/assets/{asset}")
+        assert response.status_code == 200 and len(response.content) > 1000

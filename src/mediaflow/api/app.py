@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mediaflow.api.deps import require_api_key
+from mediaflow.api.docs import install_docs
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
 from mediaflow.api.lifecycle import InProcessWorker
 from mediaflow.api.routes import health, jobs, media, search, session
@@ -60,10 +61,13 @@ def create_app(
         description="Analyze video, audio and images; every result kept in PostgreSQL.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served with local assets by install_docs
+        redoc_url=None,  # ReDoc only exists on a CDN; /docs covers it
     )
     app.state.runtime = runtime
     app.state.require_key = require_key
     install_error_handlers(app)
+    install_docs(app)
 
     protected = [Depends(require_api_key)]
     app.include_router(health.router)  # /healthz stays open: load balancers probe it
