@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest request body accepted before an API key is checked (POST /session).",
     )
+    upload_request_max_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="Largest multipart upload request in total; unset: upload_max_bytes "
+        "(a per-file limit) times the most files one request may carry.",
+    )
     json_max_depth: int = Field(
         default=64, gt=0, description="Deepest nesting accepted in client JSON (options, bodies)."
     )

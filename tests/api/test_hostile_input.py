@@ -115,3 +115,20 @@ def test_docs_load_swagger_ui_from_this_server(client: httpx.Client) -> None:
         assert f"/docs/assets/{asset}" in page.text
         response = client.get(f"/docs/assets/{asset}")
         assert response.status_code == 200 and len(response.content) > 1000
+
+
+def test_the_upload_limit_is_per_file(client: httpx.Client) -> None:
+    # the `api` fixture allows 5 MiB per file: two files of 3 MiB pass together
+    padded = PNG + b"\0" * (3 * 1024 * 1024)
+    response = client.post(
+        "/jobs",
+        files=[
+            ("files", ("a.png", padded, "image/png")),
+            ("files", ("b.png", padded, "image/png")),
+        ],
+        data={"providers": "image_features"},
+    )
+    assert response.status_code == 202, response.text
+    too_big = PNG + b"\0" * (6 * 1024 * 1024)
+    refused = client.post("/jobs", files=[("files", ("big.png", too_big, "image/png"))])
+    assert "big.png" in assert_error(refused, 413, "too_large")

@@ -175,7 +175,10 @@ async def create_job(request: Request, runtime: RuntimeDep) -> JobDetail:
         )
     settings = runtime.settings
     batch = await receive_multipart(
-        request, limit=settings.upload_max_bytes, temp_root=settings.data_dir / "uploads"
+        request,
+        limit=settings.upload_max_bytes,
+        temp_root=settings.data_dir / "uploads",
+        total_limit=settings.upload_request_max_bytes,
     )
     try:
         return await run_in_threadpool(_create_from_form, batch, runtime)
