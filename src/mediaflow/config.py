@@ -136,9 +136,6 @@ class Settings(BaseSettings):
         description="Largest multipart upload request in total; unset: upload_max_bytes "
         "(a per-file limit) times the most files one request may carry.",
     )
-    json_max_depth: int = Field(
-        default=64, gt=0, description="Deepest nesting accepted in client JSON (options, bodies)."
-    )
 
     @field_validator("database_url")
     @classmethod

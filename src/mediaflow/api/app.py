@@ -10,6 +10,7 @@ processes may share the queue as well.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from mediaflow.api.deps import require_api_key
 from mediaflow.api.docs import install_docs
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
-from mediaflow.api.lifecycle import InProcessWorker
+from mediaflow.api.lifecycle import InProcessWorker, watch_embedded
 from mediaflow.api.routes import health, jobs, media, search, session
 from mediaflow.runtime import Runtime
 from mediaflow.version import __version__
@@ -48,9 +49,16 @@ def create_app(
         app.state.worker = worker
         if worker_concurrency > 0:
             worker.start()
+        watch = (
+            asyncio.create_task(watch_embedded(runtime))
+            if runtime.settings.uses_embedded_database
+            else None
+        )
         try:
             yield
         finally:
+            if watch is not None:
+                watch.cancel()
             await worker.stop()
             if not worker.abandoned:  # abandoned files' threads may still use it
                 runtime.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
 
-__all__ = ["InProcessWorker"]
+__all__ = ["InProcessWorker", "watch_embedded"]
 
 logger = logging.getLogger("mediaflow.api")
 
@@ -56,3 +56,17 @@ class InProcessWorker:
             return
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+async def watch_embedded(runtime: Runtime, every_s: float = 5.0) -> None:
+    """Start the embedded PostgreSQL again whenever it died under a running server."""
+    from mediaflow.db.embedded import ensure_running
+
+    pgdata = runtime.settings.pgdata_dir
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if await asyncio.to_thread(ensure_running, pgdata):
+                logger.warning("the embedded PostgreSQL had stopped; started it again")
+        except Exception:  # keep watching: the next round may succeed
+            logger.exception("could not start the embedded PostgreSQL again")
