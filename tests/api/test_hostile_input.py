@@ -132,3 +132,24 @@ def test_the_upload_limit_is_per_file(client: httpx.Client) -> None:
     too_big = PNG + b"\0" * (6 * 1024 * 1024)
     refused = client.post("/jobs", files=[("files", ("big.png", too_big, "image/png"))])
     assert "big.png" in assert_error(refused, 413, "too_large")
+
+
+def test_a_405_names_every_method_of_the_path(client: httpx.Client) -> None:
+    response = client.request("OPTIONS", "/jobs")
+    assert_error(response, 405)
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"paths": [""]}, {"paths": ["x"], "providers": [""]}, {"paths": ["x"], "name": "n" * 501}],
+    ids=["empty-path", "empty-provider", "long-name"],
+)
+def test_the_schema_refuses_what_the_server_refuses(
+    client: httpx.Client, body: dict[str, Any]
+) -> None:
+    assert_error(client.post("/jobs", json=body), 422)
+    schema = client.get("/openapi.json").json()
+    create = schema["components"]["schemas"]["CreateJobBody"]["properties"]
+    assert create["paths"]["items"]["minLength"] == 1
+    assert create["providers"]["anyOf"][0]["items"]["minLength"] == 1

@@ -60,9 +60,11 @@ class CreateJobBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    paths: list[str] = Field(min_length=1, description="Files or folders under an allowed root.")
-    name: str | None = None
-    providers: list[str] | None = None
+    paths: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="Files or folders under an allowed root."
+    )
+    name: str | None = Field(default=None, max_length=jobs.MAX_NAME_CHARS)
+    providers: list[Annotated[str, Field(min_length=1)]] | None = None
     options: dict[str, Any] | None = None
 
 
@@ -70,7 +72,7 @@ _FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-        "paths": {"type": "array", "items": {"type": "string"}},
+        "paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "name": {"type": "string"},
         "providers": {"type": "string", "description": "Comma separated, or repeated."},
         "options": {"type": "string", "description": "A JSON object."},
