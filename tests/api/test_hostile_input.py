@@ -150,6 +150,7 @@ def test_the_schema_refuses_what_the_server_refuses(
 ) -> None:
     assert_error(client.post("/jobs", json=body), 422)
     schema = client.get("/openapi.json").json()
-    create = schema["components"]["schemas"]["CreateJobBody"]["properties"]
+    content = schema["paths"]["/jobs"]["post"]["requestBody"]["content"]
+    create = content["application/json"]["schema"]["properties"]
     assert create["paths"]["items"]["minLength"] == 1
     assert create["providers"]["anyOf"][0]["items"]["minLength"] == 1
