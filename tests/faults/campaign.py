@@ -171,3 +171,107 @@ def heartbeat_ages(url: str) -> list[float]:
         url, "SELECT extract(epoch FROM now() - last_heartbeat) FROM procrastinate_workers"
     )
     return [float(age) for (age,) in rows]  # type: ignore[arg-type]
+
+
+@dataclass
+class BadFilesOutcome:
+    """What a batch of damaged files came to."""
+
+    files: int
+    completed: int
+    failed: int
+    unfinished: int
+    failed_without_reason: int
+    job_status: str
+    seconds: float
+    peak_rss_mb: float
+    reasons: dict[str, int]
+
+
+def run_bad_files(runtime: Runtime, folder: Path, count: int) -> BadFilesOutcome:
+    """Make ``count`` damaged files, analyze them as one job in this process, count."""
+    import resource
+
+    import sqlalchemy as sa
+
+    from mediaflow.db.models import AnalysisJob, MediaFile
+    from mediaflow.pipeline.runner import run_job
+    from tests.faults.badfiles import make_bad_files
+
+    files = make_bad_files(folder, count)
+    result = ingest(
+        runtime, files, name="bad files", providers=["image_features", "audio_features"],
+        options=None,
+    )  # fmt: skip
+    started = time.monotonic()
+    run_job(runtime, result.job_id)
+    seconds = time.monotonic() - started
+    with runtime.db.session() as session:
+        rows = session.execute(
+            sa.select(MediaFile.status, MediaFile.error).where(MediaFile.job_id == result.job_id)
+        ).all()
+        job_status = session.scalar(
+            sa.select(AnalysisJob.status).where(AnalysisJob.id == result.job_id)
+        )
+    reasons: dict[str, int] = {}
+    for status, error in rows:
+        if error:
+            key = error.split(":")[0][:60]
+            reasons[key] = reasons.get(key, 0) + 1
+    return BadFilesOutcome(
+        files=len(rows),
+        completed=sum(1 for s, _ in rows if s.value == "completed"),
+        failed=sum(1 for s, _ in rows if s.value == "failed"),
+        unfinished=sum(1 for s, _ in rows if s.value in ("pending", "processing")),
+        failed_without_reason=sum(1 for s, e in rows if s.value == "failed" and not e),
+        job_status=str(job_status.value if job_status else None),
+        seconds=seconds,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        reasons=reasons,
+    )
+
+
+@dataclass
+class KillOutcome:
+    """What a job came to while its workers were killed again and again."""
+
+    outcome: Outcome
+    kills: int
+    seconds: float
+    recover_s: float  # from the last kill until every file was final
+
+
+def run_worker_kills(
+    url: str, data_dir: Path, work: Path, *, files: int, workers: int, kills: int, seed: int = 5
+) -> KillOutcome:
+    """kill -9 a random worker at random moments (a new one takes its place each time)."""
+    import random
+
+    rng = random.Random(seed)
+    work.mkdir(parents=True, exist_ok=True)
+    logs = [work / f"worker{i}.log" for i in range(workers)]
+    procs = [start_worker(url, data_dir, log) for log in logs]
+    started = time.monotonic()
+    last_kill = started
+    try:
+        wait_for(lambda: len(heartbeat_ages(url)) >= workers, 300, "the workers")
+        job_id = queue_images(url, data_dir, work / "in", files)
+        done_kills = 0
+        while done_kills < kills and finished(url, job_id) < files:
+            time.sleep(rng.uniform(0.2, 2.0))  # a random moment, not a wait for speed
+            victim = rng.randrange(workers)
+            procs[victim].send_signal(signal.SIGKILL)
+            procs[victim].wait()
+            last_kill = time.monotonic()
+            procs[victim] = start_worker(url, data_dir, logs[victim])
+            done_kills += 1
+        wait_for(lambda: finished(url, job_id) == files, 1800, "every file")
+        end = time.monotonic()
+    finally:
+        stop_workers(procs)
+    return KillOutcome(
+        outcome=outcome(url, job_id, logs),
+        kills=done_kills,
+        seconds=end - started,
+        recover_s=end - last_kill,
+    )
