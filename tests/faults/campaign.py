@@ -214,7 +214,7 @@ def run_bad_files(runtime: Runtime, folder: Path, count: int) -> BadFilesOutcome
             sa.select(AnalysisJob.status).where(AnalysisJob.id == result.job_id)
         )
     reasons: dict[str, int] = {}
-    for status, error in rows:
+    for _status, error in rows:
         if error:
             key = error.split(":")[0][:60]
             reasons[key] = reasons.get(key, 0) + 1
