@@ -154,3 +154,23 @@ def test_the_schema_refuses_what_the_server_refuses(
     create = content["application/json"]["schema"]["properties"]
     assert create["paths"]["items"]["minLength"] == 1
     assert create["providers"]["anyOf"][0]["items"]["minLength"] == 1
+
+
+@pytest.mark.usefixtures("nothing_stored")
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "a\x00b"},
+        {"options": '{"x": "a\\u0000"}'},
+        {"options": '{"a": NaN}'},
+        {"options": '{"a": 1e999}'},
+        {"providers": "nosuch"},
+        {"options": '{"providers": "nosuch"}'},
+    ],
+    ids=["nul-name", "nul-options", "nan", "1e999", "provider", "options-provider"],
+)
+def test_a_refused_upload_leaves_no_original_behind(
+    client: httpx.Client, fields: dict[str, str]
+) -> None:
+    response = client.post("/jobs", files=[("files", ("a.png", PNG, "image/png"))], data=fields)
+    assert_error(response, 422)
