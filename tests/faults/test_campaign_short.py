@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mediaflow.runtime import Runtime
 from tests.faults import campaign as fc
 
 
+@pytest.mark.slow
 def test_killed_workers_lose_no_file_and_run_none_twice_at_once(
     head_db: str, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -22,6 +25,7 @@ def test_killed_workers_lose_no_file_and_run_none_twice_at_once(
     assert result.outcome.duplicate_active == 0
 
 
+@pytest.mark.slow
 def test_each_damaged_file_fails_alone_with_a_reason(runtime: Runtime, tmp_path: Path) -> None:
     result = fc.run_bad_files(runtime, tmp_path / "bad", 50)
     assert result.files == 50 and result.unfinished == 0

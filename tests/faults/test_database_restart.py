@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.faults import campaign as fc
 from tests.faults.cluster import private_cluster
 from tests.pg import head_database
@@ -21,6 +23,7 @@ def _all_beat_since(url: str, since: float) -> bool:
     return len(ages) == 2 and all(age < time.monotonic() - since + 0.1 for age in ages)
 
 
+@pytest.mark.slow
 def test_workers_survive_database_restarts(tmp_path: Path) -> None:
     with private_cluster() as cluster, head_database(cluster.server_url) as url:
         data_dir = tmp_path / "data"

@@ -18,7 +18,10 @@ from tests.api.server import free_port
 from tests.faults import campaign as fc
 from tests.pg import SERVICE_URL, head_database, service_reachable
 
-pytestmark = pytest.mark.skipif(not service_reachable(), reason="needs PostgreSQL on 5432")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not service_reachable(), reason="needs PostgreSQL on 5432"),
+]
 
 
 def _serve(url: str, data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
