@@ -88,3 +88,23 @@ def test_stored_unknown_providers_end_the_file_failed(runtime: Runtime, tmp_path
     assert status is MediaFileStatus.FAILED
     assert error is not None and "nosuch" in error
     assert job_status is JobStatus.FAILED
+
+
+def test_a_database_outage_reruns_the_file_without_failing_it(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from mediaflow.errors import DatabaseUnavailable
+
+    file_id = _one_file(runtime, tmp_path)
+    calls: list[int] = []
+
+    def flaky(runtime: Runtime, media_file_id: uuid.UUID, providers: list[str] | None) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise DatabaseUnavailable("cannot reach the database: server closed the connection")
+        return process_file(runtime, media_file_id, providers)
+
+    _run_task(runtime, file_id, attempts=3, processor=flaky)  # even on the last attempt
+    assert len(calls) == 2
+    status, error, job_status = _file(runtime, file_id)
+    assert (status, error, job_status) == (MediaFileStatus.COMPLETED, None, JobStatus.COMPLETED)

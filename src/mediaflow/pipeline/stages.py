@@ -30,7 +30,7 @@ from tenacity import (
 
 from mediaflow.config import Settings
 from mediaflow.db.enums import MediaFileStatus, MediaType, ProcessingLogStatus, ProcessingStage
-from mediaflow.errors import NotFound, TransientProviderError
+from mediaflow.errors import DatabaseUnavailable, NotFound, TransientProviderError
 from mediaflow.media.audio import extract_audio
 from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
 from mediaflow.media.probe import probe
@@ -163,6 +163,8 @@ class Pipeline:
         run = _Run(file, selection, outcome, timer)
         try:
             self._stages(run)
+        except DatabaseUnavailable:
+            raise  # not the file's fault: the task waits for the database and runs it again
         except Exception as exc:  # a bad file, or a decoder bug on it: this file fails alone
             outcome.status, outcome.error = MediaFileStatus.FAILED, error_message(exc)
         else:
