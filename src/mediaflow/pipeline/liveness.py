@@ -64,7 +64,8 @@ _BEAT = """
     RETURNING id
 """
 _REGISTER_AGAIN = """
-    INSERT INTO procrastinate_workers (id, last_heartbeat) VALUES (%(worker_id)s, now())
+    INSERT INTO procrastinate_workers (id, last_heartbeat)
+    OVERRIDING SYSTEM VALUE VALUES (%(worker_id)s, now())
     ON CONFLICT (id) DO UPDATE SET last_heartbeat = now()
 """
 _TAKE_BACK = """
