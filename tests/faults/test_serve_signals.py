@@ -84,3 +84,40 @@ def test_serve_stops_on_a_signal_and_loses_no_file(tmp_path: Path, signum: int) 
         result = fc.outcome(url, job_id, [worker_log])
         assert result.by_status == {"completed": 1}, log.read_text()[-3000:]
         assert result.duplicate_active == 0
+
+
+def test_serve_on_the_embedded_database_stops_it_on_sigterm(data_dir: Path, tmp_path: Path) -> None:
+    # uvicorn re-raises SIGTERM after its shutdown: no atexit runs, so serve must let
+    # go of the embedded server itself, or it outlives serve with a dead holder
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
+    env.update(
+        MEDIAFLOW_DATA_DIR=str(data_dir), PYTHONPATH=f"{fc.REPO / 'src'}{os.pathsep}{fc.REPO}"
+    )
+    with open(tmp_path / "serve.log", "ab") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mediaflow", "serve", "--port", str(port), "--workers", "0"],
+            cwd=fc.REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        fc.wait_for(lambda: _answers_at_all(base), 300, "the server")
+        assert (data_dir / "pgdata" / "postmaster.pid").exists()
+        server.send_signal(signal.SIGTERM)
+        server.wait(300)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    fc.wait_for(
+        lambda: not (data_dir / "pgdata" / "postmaster.pid").exists(), 120, "the server to stop"
+    )
+    assert (data_dir / "pgdata" / ".handle_pids.json").read_text().strip() == "[]"
+
+
+def _answers_at_all(base: str) -> bool:
+    try:
+        httpx.get(f"{base}/healthz", timeout=5)  # 503 is fine: not migrated
+        return True
+    except httpx.HTTPError:
+        return False

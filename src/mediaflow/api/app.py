@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from mediaflow.api.deps import require_api_key
 from mediaflow.api.docs import install_docs
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
-from mediaflow.api.lifecycle import InProcessWorker, watch_embedded
+from mediaflow.api.lifecycle import InProcessWorker, release_embedded, watch_embedded
 from mediaflow.api.routes import health, jobs, media, search, session
 from mediaflow.runtime import Runtime
 from mediaflow.version import __version__
@@ -62,6 +62,7 @@ def create_app(
             await worker.stop()
             if not worker.abandoned:  # abandoned files' threads may still use it
                 runtime.close()
+                await asyncio.to_thread(release_embedded, runtime)
 
     app = FastAPI(
         title="mediaflow",

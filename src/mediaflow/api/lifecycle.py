@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
 
-__all__ = ["InProcessWorker", "watch_embedded"]
+__all__ = ["InProcessWorker", "release_embedded", "watch_embedded"]
 
 logger = logging.getLogger("mediaflow.api")
 
@@ -70,3 +70,16 @@ async def watch_embedded(runtime: Runtime, every_s: float = 5.0) -> None:
                 logger.warning("the embedded PostgreSQL had stopped; started it again")
         except Exception:  # keep watching: the next round may succeed
             logger.exception("could not start the embedded PostgreSQL again")
+
+
+def release_embedded(runtime: Runtime) -> None:
+    """Let go of this process's handle on the embedded PostgreSQL (it stops if last).
+
+    uvicorn ends a SIGTERM'd server by raising the signal again with its default
+    action: the process dies without running ``atexit``, so pgserver's own release
+    never ran and the server outlived ``serve`` with a dead holder in its list.
+    """
+    if runtime.settings.uses_embedded_database:
+        from mediaflow.db.embedded import stop_embedded
+
+        stop_embedded(runtime.settings.pgdata_dir)
