@@ -253,6 +253,24 @@ class Settings(BaseSettings):
     api_read_pool_size: int = Field(
         default=4, ge=1, description="Connections per HTTP process for the single-query reads."
     )
+    # --- reliability (issue 9) ---
+    serve_stop_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="On SIGTERM/SIGINT, how long `serve` lets in-flight files finish; the "
+        "rest are left for the queue's stall sweep to hand to a worker again.",
+    )
+    unauthenticated_body_max_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description="Largest request body accepted before an API key is checked (POST /session).",
+    )
+    upload_request_max_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="Largest multipart upload request in total; unset: upload_max_bytes "
+        "(a per-file limit) times the most files one request may carry.",
+    )
 
     @field_validator("database_url")
     @classmethod

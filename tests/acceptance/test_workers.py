@@ -47,7 +47,9 @@ def _start_worker(head_db: str, data_dir: Path) -> subprocess.Popen[str]:
         MEDIAFLOW_DATABASE_URL=head_db,
         MEDIAFLOW_DATA_DIR=str(data_dir),
         MEDIAFLOW_WORKER_HEARTBEAT_S="0.5",
-        MEDIAFLOW_STALLED_AFTER_S="3",
+        # generous: on a loaded machine a heartbeat may come seconds late, and a worker
+        # wrongly taken for dead would make a file run twice
+        MEDIAFLOW_STALLED_AFTER_S="15",
     )
     return subprocess.Popen(
         [sys.executable, "-m", "mediaflow", "worker", "--concurrency", "1"],

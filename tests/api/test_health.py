@@ -70,6 +70,10 @@ def test_healthz_behind_head_is_503(data_dir: Path) -> None:
             assert down.json()["status"] == "unavailable"
             assert down.json()["database"] == "unavailable"
             assert down.json()["revision"] is None
+            # an open endpoint shows no user, host, port or database name (issue 9)
+            name = url.rsplit("/", 1)[1]
+            for secret in ("postgres@", "127.0.0.1", "5432", name):
+                assert secret not in down.text, down.text
             # metrics say the same without failing the scrape
             metrics = _samples(http.get("/metrics").text)
             assert metrics[("mediaflow_up", ())] == 0

@@ -15,11 +15,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
+    allow_header_conformance,
     content_type_conformance,
+    missing_required_header,
     negative_data_rejection,
     not_a_server_error,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from tests.api.server import LiveServer, live_server
@@ -30,6 +34,11 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
     negative_data_rejection,
+    # issue 9: a 405 names the allowed methods; headers as documented
+    unsupported_method,
+    allow_header_conformance,
+    missing_required_header,
+    response_headers_conformance,
 ]
 
 

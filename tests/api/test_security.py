@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from mediaflow.runtime import Runtime
 from tests.acceptance.cli import mediaflow
 from tests.api.server import LiveServer
-from tests.api.test_jobs import assert_error, count_rows
+from tests.api.test_jobs import assert_error, count_rows, wait_for
 from tests.media_factory import make_text_file_renamed
 
 LIMIT = 5 * 1024 * 1024  # the `api` fixture's MEDIAFLOW_UPLOAD_MAX_BYTES
@@ -161,14 +161,28 @@ def test_upload_under_the_limit_passes_the_size_check(client: httpx.Client) -> N
 @pytest.mark.usefixtures("nothing_stored")
 def test_renamed_text_file_is_415(client: httpx.Client, tmp_path: Path) -> None:
     fake = make_text_file_renamed(tmp_path / "clip.mp4")
+    response = client.post("/jobs", files=[("files", ("sub/clip.mp4", fake.read_bytes()))])
+    message = assert_error(response, 415, "unsupported_media")
+    assert "clip.mp4" in message  # names the file the client knows
+
+
+def test_renamed_text_file_among_good_ones_fails_alone(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    # as in the CLI: the batch is analyzed, the bad file fails with its reason (issue 9)
+    fake = make_text_file_renamed(tmp_path / "clip.mp4")
     samples = Path(__file__).resolve().parents[2] / "samples"
     good = (samples / "text_image.png").read_bytes()
     response = client.post(
         "/jobs",
         files=[("files", ("good.png", good)), ("files", ("sub/clip.mp4", fake.read_bytes()))],
+        data={"providers": "image_features"},
     )
-    message = assert_error(response, 415, "unsupported_media")
-    assert "clip.mp4" in message  # names the file the client knows
+    assert response.status_code == 202, response.text
+    job = wait_for(client, response.json()["id"])
+    files = {f["original_name"]: f for f in job["files"]}
+    assert files["good.png"]["status"] == "completed"
+    assert files["clip.mp4"]["status"] == "failed" and files["clip.mp4"]["error"]
 
 
 @pytest.mark.usefixtures("nothing_stored")

@@ -135,7 +135,7 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
            for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; }"""
     )
     page.wait_for_selector("[data-testid=timeline-row][data-stage=transcription]")
-    assert page.locator("[data-testid=export-vtt]").get_attribute("href", timeout=1000)
+    assert page.locator("[data-testid=export-vtt]").get_attribute("href", timeout=30_000)
     # the shot strip: one thumbnail per shot (loaded), a click seeks to its shot
     shots = page.locator("[data-testid=shot]")
     shots.nth(1).wait_for()

@@ -19,8 +19,10 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mediaflow.api.deps import require_api_key
+from mediaflow.api.docs import install_docs
 from mediaflow.api.errors import ERROR_RESPONSES, install_error_handlers
 from mediaflow.api.fast_reads import FastJobReads
+from mediaflow.api.lifecycle import InProcessWorker, release_embedded, watch_embedded
 from mediaflow.api.routes import (
     cloud,
     health,
@@ -32,7 +34,6 @@ from mediaflow.api.routes import (
     speakers,
     workers,
 )
-from mediaflow.pipeline.worker import run_worker
 from mediaflow.runtime import Runtime
 from mediaflow.version import __version__
 from mediaflow.web import STATIC_DIR
@@ -53,24 +54,29 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = None
+        # uvicorn owns the process's signals: SIGTERM must stop the server (and
+        # through this lifespan the worker, in a bounded time), not only the worker
+        worker = InProcessWorker(runtime, worker_concurrency)
+        app.state.worker = worker
         if worker_concurrency > 0:
-            # uvicorn owns the process's signals: SIGTERM must stop the server (and
-            # through this lifespan the worker), not only the worker
-            worker = asyncio.create_task(
-                run_worker(runtime, worker_concurrency, install_signal_handlers=False)
-            )
+            worker.start()
+        watch = (
+            asyncio.create_task(watch_embedded(runtime))
+            if runtime.settings.uses_embedded_database
+            else None
+        )
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await worker
+            if watch is not None:
+                watch.cancel()
+            await worker.stop()
             reads = getattr(app.state, "reads", None)  # api.deps.get_reads builds it
             if reads is not None:
                 await reads.close()
-            runtime.close()
+            if not worker.abandoned:  # abandoned files' threads may still use it
+                runtime.close()
+                await asyncio.to_thread(release_embedded, runtime)
 
     app = FastAPI(
         title="mediaflow",
@@ -78,10 +84,13 @@ def create_app(
         description="Analyze video, audio and images; every result kept in PostgreSQL.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served with local assets by install_docs
+        redoc_url=None,  # ReDoc only exists on a CDN; /docs covers it
     )
     app.state.runtime = runtime
     app.state.require_key = require_key
     install_error_handlers(app)
+    install_docs(app)
 
     protected = [Depends(require_api_key)]
     app.include_router(health.router)  # /healthz stays open: load balancers probe it

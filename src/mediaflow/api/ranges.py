@@ -43,6 +43,18 @@ class Unsatisfiable(Exception):
     """A well-formed range that selects no byte of the file (answered 416)."""
 
 
+# more digits than any file size has: int() of thousands of digits is slow and refused
+_MAX_DIGITS = 19
+
+
+def _bounded(text: str) -> str:
+    """A position's digits, cut to a value past any real file (same meaning, cheap int)."""
+    if len(text) <= _MAX_DIGITS:
+        return text
+    stripped = text.lstrip("0") or "0"
+    return stripped if len(stripped) <= _MAX_DIGITS else "9" * _MAX_DIGITS
+
+
 def parse_range(header: str | None, size: int) -> ByteRange | None:
     """The first range of a ``Range`` header against a file of ``size`` bytes.
 
@@ -59,7 +71,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     match = _SPEC.fullmatch(first)
     if match is None:
         return None
-    start_text, end_text = match.groups()
+    start_text, end_text = (_bounded(text) for text in match.groups())
     if not start_text and not end_text:
         return None
     if not start_text:  # "-n": the last n bytes

@@ -181,7 +181,9 @@ async def receive_urlencoded(request: Request) -> UploadBatch:
     return UploadBatch(folder=None, fields=fields)
 
 
-async def receive_multipart(request: Request, *, limit: int, temp_root: Path) -> UploadBatch:
+async def receive_multipart(
+    request: Request, *, limit: int, temp_root: Path, total_limit: int | None = None
+) -> UploadBatch:
     """Stream a multipart/form-data body into a new temp folder under ``temp_root``.
 
     Raises ``PayloadTooLarge`` (413) from Content-Length, or as soon as a file or the
@@ -192,11 +194,14 @@ async def receive_multipart(request: Request, *, limit: int, temp_root: Path) ->
     boundary = params.get(b"boundary")
     if not boundary:
         raise InvalidInput("multipart/form-data without a boundary")
-    body_limit = limit + MULTIPART_OVERHEAD
+    # ``limit`` is per file (as documented); the body as a whole may hold several
+    # files: ``total_limit``, or as many full-size files as a request may carry
+    total = total_limit if total_limit is not None else limit * _MAX_FILES
+    body_limit = total + MULTIPART_OVERHEAD
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > body_limit:
         # refused before a single byte of the body is read
-        raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit}")
+        raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {total}")
     temp_root.mkdir(parents=True, exist_ok=True)
     batch = UploadBatch(folder=Path(tempfile.mkdtemp(dir=temp_root, prefix="upload-")))
     receiver = _Receiver(batch, limit)
@@ -220,7 +225,7 @@ async def receive_multipart(request: Request, *, limit: int, temp_root: Path) ->
             # a chunked body has no Content-Length, and many small parts add up too
             parser.write(chunk)
             if received > body_limit:
-                raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+                raise PayloadTooLarge(f"request body is over the limit of {total} bytes")
         parser.finalize()
     except MultipartParseError as exc:
         receiver.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -81,7 +83,18 @@ def serve(
         return
     app = create_app(runtime, require_key=require_key, worker_concurrency=workers)
     console.print(f"mediaflow on http://{host}:{port} ({keys_note})", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    try:
+        # uvicorn handles SIGTERM/SIGINT: it stops listening, then runs the app's
+        # bounded shutdown (api.lifecycle), then raises the signal again
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    finally:
+        worker = getattr(app.state, "worker", None)
+        if worker is not None and worker.abandoned:
+            # threads still run abandoned files and the interpreter would wait for
+            # them at exit; their tasks go back to the queue once our heartbeat is gone
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 keys_app = typer.Typer(help="API keys of `mediaflow serve`.", no_args_is_help=True)

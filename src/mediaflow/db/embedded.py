@@ -7,7 +7,9 @@ of them exits, so a CLI command, a worker and the API can share it.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -35,8 +37,69 @@ def pg_bin_dir() -> Path:
     return Path(_pgserver().POSTGRES_BIN_PATH)
 
 
+def _holders_file(pgdata: Path) -> Path:
+    return pgdata / ".handle_pids.json"
+
+
+def prune_dead_holders(pgdata: Path) -> list[int]:
+    """Drop the processes that died holding a handle (kill -9 skips their cleanup).
+
+    pgserver stops the server when the last holder lets go; a dead holder left in its
+    list kept the server running forever. Returns the pids removed.
+    """
+    import json
+
+    path = _holders_file(pgdata)
+    if not path.exists():
+        return []
+    with _pgserver().PostgresServer._lock:  # pgserver's own lock over that file
+        try:
+            pids = [int(pid) for pid in json.loads(path.read_text() or "[]")]
+        except (OSError, ValueError):
+            return []
+        alive = [pid for pid in pids if _alive(pid)]
+        if len(alive) != len(pids):
+            path.write_text(json.dumps(alive))
+    return [pid for pid in pids if pid not in alive]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:  # a zombie has exited; only its parent has not reaped it yet
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def ensure_running(pgdata: Path) -> bool:
+    """Start this process's embedded server again if its postmaster died; True if it did.
+
+    A long-lived holder (``mediaflow serve``) calls this now and then: the server
+    may have been stopped by another holder's cleanup or killed.
+    """
+    with _lock:
+        server = _servers.get(pgdata)
+    if server is None:
+        return False
+    with _pgserver().PostgresServer._lock:
+        info = server._postmaster_info
+        if info is not None and info.is_running():
+            return False
+        server.ensure_postgres_running()
+        server.global_process_id_list.get_and_add(os.getpid())
+    return True
+
+
 def _server(pgdata: Path) -> Any:
     get_server = _pgserver().get_server
+    if pgdata.is_dir():
+        prune_dead_holders(pgdata)
     with _lock:
         server = _servers.get(pgdata)
         if server is None:
@@ -54,6 +117,8 @@ def _server(pgdata: Path) -> Any:
                     hint=f"server log: {tail.strip()}" if tail else None,
                 ) from exc
             _servers[pgdata] = server
+            # runs before pgserver's own exit cleanup (atexit is last-in, first-out)
+            atexit.register(prune_dead_holders, pgdata)
         return server
 
 
@@ -75,4 +140,5 @@ def stop_embedded(pgdata: Path) -> None:
     with _lock:
         server = _servers.pop(pgdata, None)
     if server is not None:
+        prune_dead_holders(pgdata)  # so that the last live holder does stop it
         server.cleanup()

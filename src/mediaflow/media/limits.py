@@ -8,8 +8,12 @@ is judged the same way at every step.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mediaflow.media.damage import DEFAULT_MAX_UNDECODABLE_FRACTION
+
+if TYPE_CHECKING:
+    from mediaflow.config import Settings
 
 __all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "DecodeLimits"]
 
@@ -23,3 +27,11 @@ class DecodeLimits:
 
     max_undecodable_fraction: float = DEFAULT_MAX_UNDECODABLE_FRACTION
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+
+    @classmethod
+    def of(cls, settings: Settings) -> DecodeLimits:
+        """The limits ``settings`` set (``max_undecodable_fraction``, ``max_image_pixels``)."""
+        return cls(
+            max_undecodable_fraction=settings.max_undecodable_fraction,
+            max_image_pixels=settings.max_image_pixels,
+        )

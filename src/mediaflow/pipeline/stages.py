@@ -31,7 +31,7 @@ from tenacity import (
 
 from mediaflow.config import Settings
 from mediaflow.db.enums import MediaFileStatus, MediaType, ProcessingLogStatus, ProcessingStage
-from mediaflow.errors import NotFound, TransientProviderError
+from mediaflow.errors import DatabaseUnavailable, NotFound, TransientProviderError
 from mediaflow.media.audio import decode_audio
 from mediaflow.media.damage import StreamDamage
 from mediaflow.media.frames import SamplingPolicy, sample_frames, thumbnail
@@ -140,10 +140,7 @@ class Pipeline:
         self.store = store
         self.providers = providers
         self.settings = settings
-        self._limits = DecodeLimits(
-            max_undecodable_fraction=settings.max_undecodable_fraction,
-            max_image_pixels=settings.max_image_pixels,
-        )
+        self._limits = DecodeLimits.of(settings)
         self._sampling = SamplingPolicy(
             interval_s=settings.frame_interval_s,
             frames_per_hour=settings.frames_per_hour,
@@ -195,6 +192,8 @@ class Pipeline:
         run = _Run(file, selection, outcome, timer, notify)
         try:
             self._stages(run)
+        except DatabaseUnavailable:
+            raise  # not the file's fault: the task waits for the database and runs it again
         except Exception as exc:  # a bad file, or a decoder bug on it: this file fails alone
             outcome.status, outcome.error = MediaFileStatus.FAILED, error_message(exc)
         else:

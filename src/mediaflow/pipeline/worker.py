@@ -23,7 +23,6 @@ from typing import Any
 
 import procrastinate
 import sqlalchemy as sa
-from procrastinate.worker import Worker
 
 from mediaflow.db.enums import MediaFileStatus
 from mediaflow.db.models import AnalysisJob, MediaFile
@@ -31,8 +30,10 @@ from mediaflow.db.pools import async_pool_factory
 from mediaflow.errors import IntegrityError, NotFound
 from mediaflow.pipeline.chunked import CHUNK_TASK, process_chunk, split_file
 from mediaflow.pipeline.fleet import Drain, hold_presence
+from mediaflow.pipeline.liveness import LivenessApp, hand_back_silent
 from mediaflow.pipeline.runner import finish_job
 from mediaflow.pipeline.stages import Pipeline
+from mediaflow.pipeline.task_guard import guarded
 from mediaflow.queue import ALL_QUEUES, MEDIA_QUEUE, PROCESS_FILE_TASK
 from mediaflow.runtime import Runtime
 
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 # What the task body does with a file: (runtime, file id, providers) -> final status.
 FileProcessor = Callable[[Runtime, uuid.UUID, list[str] | None], str]
 _RUNTIME = "runtime"
+_MAX_ATTEMPTS = 3
 _PROCESSOR = "processor"
 
 
@@ -91,7 +93,13 @@ def _process_file_task(
 ) -> str:
     runtime: Runtime = context.additional_context[_RUNTIME]
     processor: FileProcessor = context.additional_context[_PROCESSOR]
-    return processor(runtime, uuid.UUID(media_file_id), providers)
+    file_id = uuid.UUID(media_file_id)
+    # attempts counts the retries before this run; procrastinate retries no more once it
+    # reaches max_attempts, so that run is the last: it fails the file, with a reason
+    last_attempt = context.job.attempts >= _MAX_ATTEMPTS
+    return guarded(
+        lambda: processor(runtime, file_id, providers), runtime, file_id, last_attempt=last_attempt
+    )
 
 
 def _process_chunk_task(
@@ -114,21 +122,27 @@ def _process_chunk_task(
     )
 
 
-def build_worker_app(connector: procrastinate.BaseConnector) -> procrastinate.App:
-    """A procrastinate App with mediaflow's task registered on it (one App per worker)."""
-    app = procrastinate.App(connector=connector)
+def build_worker_app(
+    connector: procrastinate.BaseConnector, *, heartbeat_conninfo: str | None = None
+) -> LivenessApp:
+    """A procrastinate App with mediaflow's tasks registered on it (one App per worker).
+
+    ``heartbeat_conninfo``: the workers beat on a connection of their own there, so
+    that heartbeats resume as soon as the database is back (see ``liveness``).
+    """
+    app = LivenessApp(connector=connector, heartbeat_conninfo=heartbeat_conninfo)
     app.task(
         name=PROCESS_FILE_TASK,
         queue=MEDIA_QUEUE,
         pass_context=True,
         # a crash of our own code (not a bad file: that fails the file, not the task)
-        retry=procrastinate.RetryStrategy(max_attempts=3, wait=2, exponential_wait=2),
+        retry=procrastinate.RetryStrategy(max_attempts=_MAX_ATTEMPTS, wait=2, exponential_wait=2),
     )(_process_file_task)
     app.task(
         name=CHUNK_TASK,
         queue=MEDIA_QUEUE,
         pass_context=True,
-        retry=procrastinate.RetryStrategy(max_attempts=3, wait=2, exponential_wait=2),
+        retry=procrastinate.RetryStrategy(max_attempts=_MAX_ATTEMPTS, wait=2, exponential_wait=2),
     )(_process_chunk_task)
     return app
 
@@ -137,9 +151,8 @@ async def _hand_back_stalled(app: procrastinate.App, every_s: float, stalled_s: 
     while True:
         await asyncio.sleep(every_s)
         try:
-            for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
-                logger.warning("task %s of a silent worker goes back to the queue", job.id)
-                await app.job_manager.retry_job(job)
+            for queue in ALL_QUEUES:
+                await hand_back_silent(app, queue, stalled_s)
         except Exception:  # keep sweeping: a transient DB error must not stop the worker
             logger.exception("could not hand back stalled tasks")
 
@@ -177,12 +190,13 @@ async def run_worker(
         # autocommit, no liveness query per statement: see mediaflow.db.pools
         or procrastinate.PsycopgConnector(
             conninfo=runtime.db.libpq_url(), pool_factory=async_pool_factory()
-        )
+        ),
+        heartbeat_conninfo=None if connector else runtime.db.libpq_url(),
     )
     context: dict[str, Any] = {_RUNTIME: runtime, _PROCESSOR: processor}
     async with app.open_async():
-        worker = Worker(
-            app=app,
+        # a ResilientWorker (pipeline.liveness): its heartbeat outlives database outages
+        worker = app._worker(
             queues=list(queues),
             concurrency=concurrency,
             wait=wait,

@@ -85,6 +85,8 @@ def parse_options(text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except ValueError as exc:
         raise InvalidInput(f"options is not valid JSON: {exc}") from exc
+    except RecursionError:  # thousands of nested brackets: refuse, not a 500
+        raise InvalidInput("options are nested too deep") from None
     if not isinstance(value, dict):
         raise InvalidInput("options must be a JSON object")
     return value
@@ -147,6 +149,8 @@ def check_request(
         json.dumps(rest, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"options are not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("options are nested too deep") from None
     if has_nul(rest):  # PostgreSQL's jsonb cannot hold a NUL character
         raise InvalidInput("options contain a NUL character")
     check_job_options(rest)  # model, max_speakers, diarization
@@ -395,6 +399,46 @@ def run_here(
     return runner.run_job(runtime, job_id, on_progress=on_progress)
 
 
+def _restore_reanalysed(session: Session, job_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+    """Pending files of the job that finished a run before: back to that run's outcome."""
+    last_finalize = (
+        sa.select(ProcessingLog.status)
+        .where(
+            ProcessingLog.media_file_id == MediaFile.id,
+            ProcessingLog.stage == ProcessingStage.FINALIZE,
+            ProcessingLog.status.in_([ProcessingLogStatus.COMPLETED, ProcessingLogStatus.FAILED]),
+        )
+        .order_by(ProcessingLog.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        sa.select(MediaFile.id, last_finalize).where(
+            MediaFile.job_id == job_id, MediaFile.status == MediaFileStatus.PENDING
+        )
+    ).all()
+    restored: list[uuid.UUID] = []
+    for file_id, outcome in rows:
+        if outcome is None:
+            continue  # never finished a run: an ordinary pending file
+        status = (
+            MediaFileStatus.COMPLETED
+            if outcome is ProcessingLogStatus.COMPLETED
+            else MediaFileStatus.FAILED
+        )
+        session.execute(
+            sa.update(MediaFile)
+            .where(MediaFile.id == file_id)
+            .values(
+                status=status,
+                finished_at=now,
+                error=None if status is MediaFileStatus.COMPLETED else "reanalysis cancelled",
+            )
+        )
+        restored.append(file_id)
+    return restored
+
+
 def cancel_job(runtime: Runtime, job_id: uuid.UUID) -> JobDetail:
     """Cancel a job: its waiting files are cancelled and their queued tasks dropped.
 
@@ -407,6 +451,9 @@ def cancel_job(runtime: Runtime, job_id: uuid.UUID) -> JobDetail:
             raise NotFound(f"job {job_id} does not exist")
         if job.status in TERMINAL:
             raise Refused(f"job {job_id} is already {job.status.value}")
+        # a pending file that ran before waits for a reanalysis: cancelling that puts
+        # the file back to the outcome of its last run, it does not cancel the file
+        rerun = _restore_reanalysed(session, job_id, now)
         cancelled = session.scalars(
             sa.update(MediaFile)
             .where(MediaFile.job_id == job_id, MediaFile.status == MediaFileStatus.PENDING)
@@ -422,7 +469,7 @@ def cancel_job(runtime: Runtime, job_id: uuid.UUID) -> JobDetail:
         # with a file still running the job is over only when that file is
         job.finished_at = None if busy else now
     # after the commit: a worker that takes a task now sees its file cancelled and skips it
-    runtime.queue.cancel_queued(cancelled)
+    runtime.queue.cancel_queued([*cancelled, *rerun])
     return get_job(runtime, job_id)
 
 

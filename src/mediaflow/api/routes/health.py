@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Literal
 
@@ -15,6 +16,8 @@ from mediaflow.db import migrate
 from mediaflow.errors import MediaflowError
 from mediaflow.metrics import CONTENT_TYPE, make_registry, render
 from mediaflow.runtime import Runtime
+
+logger = logging.getLogger("mediaflow.api")
 
 router = APIRouter(tags=["health"])
 metrics_router = APIRouter(tags=["health"])
@@ -43,9 +46,11 @@ def check_health(runtime: Runtime) -> HealthOut:
     try:
         revision = migrate.current(runtime.db)  # the embedded server starts here if needed
     except MediaflowError as exc:
+        # an open endpoint: say what is wrong, never where (user, host, socket path)
+        logger.warning("health check: %s", exc.message)
         return HealthOut(
             status="unavailable", database="unavailable", revision=None, head=head,
-            message=exc.message,
+            message=f"the database cannot be used ({type(exc).__name__})",
         )  # fmt: skip
     if revision != head:
         return HealthOut(

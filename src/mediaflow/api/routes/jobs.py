@@ -30,6 +30,7 @@ from mediaflow.api.uploads import (
 from mediaflow.db.enums import JobStatus
 from mediaflow.errors import InvalidInput, UnsupportedMedia
 from mediaflow.media.detect import detect
+from mediaflow.media.limits import DecodeLimits
 from mediaflow.runtime import Runtime
 from mediaflow.services import job_reads, jobs
 from mediaflow.services.schemas import JobDetail, JobPage, LogEntry, LogPage
@@ -61,9 +62,11 @@ class CreateJobBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    paths: list[str] = Field(min_length=1, description="Files or folders under an allowed root.")
-    name: str | None = None
-    providers: list[str] | None = None
+    paths: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="Files or folders under an allowed root."
+    )
+    name: str | None = Field(default=None, max_length=jobs.MAX_NAME_CHARS)
+    providers: list[Annotated[str, Field(min_length=1)]] | None = None
     options: dict[str, Any] | None = None
 
 
@@ -71,7 +74,7 @@ _FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-        "paths": {"type": "array", "items": {"type": "string"}},
+        "paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "name": {"type": "string"},
         "providers": {"type": "string", "description": "Comma separated, or repeated."},
         "options": {"type": "string", "description": "A JSON object."},
@@ -96,15 +99,22 @@ _CREATE_OPENAPI: dict[str, Any] = {
 }
 
 
-def _check_uploads(batch: UploadBatch) -> None:
-    """Detect each upload from its bytes: anything that is not media refuses the request."""
+def _check_uploads(batch: UploadBatch, limits: DecodeLimits, *, alone: bool) -> None:
+    """Detect each upload from its bytes; refuse the request only when nothing is media.
+
+    As in the CLI, a bad file among good ones does not sink the batch: it is stored
+    and its file fails alone, with its reason, in the validation stage. ``alone``: no
+    server-side paths came with the uploads.
+    """
+    problems: list[InvalidInput] = []
     for upload in batch.files:
         try:
-            detect(upload.path)
+            detect(upload.path, limits)
         except InvalidInput as exc:
             # the client's name, not our temp name: it is the file they know
-            kind = type(exc)
-            raise kind(f"{upload.original_name}: {exc.message}", hint=exc.hint) from None
+            problems.append(type(exc)(f"{upload.original_name}: {exc.message}", hint=exc.hint))
+    if problems and alone and len(problems) == len(batch.files):
+        raise problems[0]
 
 
 def _create_from_json(raw: bytes, runtime: Runtime) -> JobDetail:
@@ -134,7 +144,7 @@ def _create_from_form(batch: UploadBatch, runtime: Runtime) -> JobDetail:
     real = [jobs.confine(p, runtime.settings.allowed_roots) for p in given]
     if not batch.files and not real:
         raise InvalidInput("no files uploaded and no paths given")
-    _check_uploads(batch)
+    _check_uploads(batch, DecodeLimits.of(runtime.settings), alone=not real)
     paths, names = jobs.expand(real) if real else ([], [])
     paths += [u.path for u in batch.files]
     names += [u.original_name for u in batch.files]
@@ -169,7 +179,10 @@ async def create_job(request: Request, runtime: RuntimeDep) -> JobDetail:
         )
     settings = runtime.settings
     batch = await receive_multipart(
-        request, limit=settings.upload_max_bytes, temp_root=settings.data_dir / "uploads"
+        request,
+        limit=settings.upload_max_bytes,
+        temp_root=settings.data_dir / "uploads",
+        total_limit=settings.upload_request_max_bytes,
     )
     try:
         return await run_in_threadpool(_create_from_form, batch, runtime)
