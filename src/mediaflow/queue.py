@@ -186,8 +186,9 @@ class TaskQueue:
         app = self._open_app()
         cancelled = 0
         for media_file_id in media_file_ids:
+            # whichever queue of a kind it waits in: the lock names the file
             for job in app.job_manager.list_jobs(
-                queue=MEDIA_QUEUE, status="todo", queueing_lock=file_lock(media_file_id)
+                status="todo", queueing_lock=file_lock(media_file_id)
             ):
                 if job.id is not None:
                     cancelled += bool(app.job_manager.cancel_job_by_id(job.id))
