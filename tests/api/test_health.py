@@ -107,13 +107,15 @@ def test_metrics_count_provider_errors(
     from mediaflow.pipeline.log import LogEvent
     from mediaflow.pipeline.records import DatabaseRecords
 
-    DatabaseRecords(api_runtime.db).log(
+    records = DatabaseRecords(api_runtime.db)
+    records.log(
         LogEvent(
             job_id=processed_media["job_id"], media_file_id=processed_media["image"],
             stage=ProcessingStage.ANALYSIS, status=ProcessingLogStatus.FAILED,
             message="boom", details={"provider": "opennsfw"}, duration_ms=1500,
         )
     )  # fmt: skip
+    records.flush()  # a closing row waits for the next write; nothing else follows here
     samples = _samples(client.get("/metrics").text)
     assert samples[("mediaflow_provider_errors_total", (("provider", "opennsfw"),))] == 1
 

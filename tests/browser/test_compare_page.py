@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from mediaflow.db.enums import ProcessingLogStatus, ProcessingStage, TranscriptionProvider
 from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.log import LogEvent, add_event
@@ -28,13 +30,15 @@ def _seed(web_db: str, data_dir: Path) -> uuid.UUID:
             TranscriptionProvider.FASTER_WHISPER: "hello from media flow this is a test",
             TranscriptionProvider.DEEPGRAM: f"Hello from mediaflow. This is the test {EVIL}",
         }
-        with runtime.db.session() as session:
-            for provider, text in texts.items():
+        for provider, text in texts.items():
+            # one transaction each: faster_whisper's is the older (side A by default)
+            with runtime.db.session() as session:
                 save_transcription(
                     session, job_id=created.job_id, media_file_id=media_id, provider=provider,
                     output=TranscriptOutput(text, [Segment(0, 3, text)], "en", 0.9, "m"),
                     latency_ms=1234 if provider is TranscriptionProvider.DEEPGRAM else 321,
                 )  # fmt: skip
+        with runtime.db.session() as session:
             add_event(session, LogEvent(
                 created.job_id, media_id, ProcessingStage.TRANSCRIPTION,
                 ProcessingLogStatus.COMPLETED,
@@ -48,7 +52,8 @@ def test_compare_page(web_server: LiveServer, web_db: str, tmp_path: Path, page:
     media_id = _seed(web_db, tmp_path)
     page.goto(f"{web_server.base_url}/ui/media/{media_id}/compare")
     summary = page.get_by_test_id("compare-summary")
-    page.wait_for_function("document.getElementById('compare-summary').textContent.includes('WER')")
+    # polled by Playwright itself: a string predicate would be an eval the page's CSP forbids
+    expect(summary).to_contain_text("WER")
     assert "WER of deepgram against faster_whisper" in summary.inner_text()
     left = page.get_by_test_id("compare-left")
     right = page.get_by_test_id("compare-right")
@@ -64,6 +69,4 @@ def test_compare_page(web_server: LiveServer, web_db: str, tmp_path: Path, page:
     page.select_option("#compare-a", "deepgram")
     page.select_option("#compare-b", "faster_whisper")
     page.click("#compare-form button")
-    page.wait_for_function(
-        "document.getElementById('compare-summary').textContent.includes('of faster_whisper')"
-    )
+    expect(summary).to_contain_text("of faster_whisper")

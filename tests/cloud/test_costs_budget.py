@@ -88,7 +88,10 @@ def test_costs_of_all_jobs_sum_per_provider(
     speech = mf.speak_wav("one two three", tmp_path / "short.wav")
     with make_runtime(head_db, tmp_path, **_settings(deepgram, assemblyai)) as runtime:
         for _ in range(2):
-            created = ingest(runtime, [speech], providers=["deepgram", "assemblyai"])
+            # force: the same content again is otherwise reused, without a (paid) call
+            created = ingest(
+                runtime, [speech], providers=["deepgram", "assemblyai"], options={"force": True}
+            )
             assert run_job(runtime, created.job_id).status is JobStatus.COMPLETED
         report = cost_service.costs(runtime)
     assert {(line.provider, line.calls) for line in report.lines} == {

@@ -94,5 +94,5 @@ def test_cli_reanalyze_errors_are_one_line(head_db: str, tmp_path: Path) -> None
     assert done.returncode == 66
     assert done.stderr.startswith("error:") and "does not exist" in done.stderr
     bad = mediaflow("reanalyze", "not-a-uuid", env=env, timeout=120)
-    assert bad.returncode == 65 and "not a media file id" in bad.stderr
+    assert bad.returncode == 65 and "not a media id" in bad.stderr
     assert "Traceback" not in done.stderr + bad.stderr

@@ -549,5 +549,6 @@ class DatabaseRecords:
 
     def budget(self, job_id: uuid.UUID) -> Budget:
         """The job's ``options.max_cost`` and the cost of its completed cloud steps."""
-        with self.db.session() as session:
+        # the closing rows still waiting carry costs (details.cost): written first
+        with self._session() as session:
             return job_budget(session, job_id)
