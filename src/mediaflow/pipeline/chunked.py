@@ -155,6 +155,7 @@ def split_file(
                      "chunk_plan": [c.as_dict() for c in chunks]},
         )
     )  # fmt: skip
+    records.flush()  # the plan is what the chunk tasks look for: written before they run
     for chunk in chunks:
         runtime.queue.defer_task(
             CHUNK_TASK,
