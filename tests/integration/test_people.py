@@ -203,10 +203,6 @@ def save_grey16(array: np.ndarray, path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="16-bit greyscale PNGs are clipped by the image decoder; issue 10 (media) fixes it",
-)
 def test_yunet_finds_the_face_in_a_16_bit_greyscale_portrait(yunet: object, tmp_path: Path) -> None:
     boxes = _faces(yunet, save_grey16(astronaut(), tmp_path / "grey16.png"))
     assert len(boxes) == 1
