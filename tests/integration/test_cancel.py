@@ -59,18 +59,16 @@ def test_cancel_wins_over_a_late_worker_and_the_running_file_finishes(
 def test_cancelling_a_queued_reanalysis_keeps_the_completed_file(
     head_db: str, runtime: Runtime, tmp_path: Path
 ) -> None:
-    from procrastinate.testing import InMemoryConnector
-
     from mediaflow.pipeline.runner import run_job
-    from mediaflow.queue import TaskQueue
     from mediaflow.services.media import reanalyze
 
     shutil.copy(SAMPLES / "text_image.png", tmp_path / "a.png")
     job = ingest(runtime, [tmp_path / "a.png"], name="done", providers=["image_features"])
     run_job(runtime, job.job_id)
     (media_id,) = job.media_file_ids
-    runtime.queue = TaskQueue(runtime.db, connector=InMemoryConnector())  # no worker takes it
-    reanalyze(runtime, media_id, ["image_features"], queue=True)
+    reanalyze(  # queued: no worker runs in this test, so it waits
+        runtime, media_id, ["image_features"], queue=True
+    )
 
     detail = cancel_job(runtime, job.job_id)
     assert [f.status for f in detail.files] == ["completed"]  # not "cancelled" (issue 9)

@@ -69,10 +69,14 @@ def test_folder_is_recursed_and_same_bytes_stored_once(
     )
     assert len(logs) == 3 and all(log.status == "completed" for log in logs)
     assert [log.details for log in logs] == [
-        {"sha256": _sha256(image), "size_bytes": image.stat().st_size, "deduplicated": False},
-        {"sha256": _sha256(image), "size_bytes": image.stat().st_size, "deduplicated": True},
-        {"sha256": _sha256(text), "size_bytes": text.stat().st_size, "deduplicated": False},
-    ]
+        # kind: what the first bytes say, the queue the file goes to (None: unknown)
+        {"sha256": _sha256(image), "size_bytes": image.stat().st_size, "deduplicated": False,
+         "kind": "image"},
+        {"sha256": _sha256(image), "size_bytes": image.stat().st_size, "deduplicated": True,
+         "kind": "image"},
+        {"sha256": _sha256(text), "size_bytes": text.stat().st_size, "deduplicated": False,
+         "kind": None},
+    ]  # fmt: skip
     assert all(log.duration_ms is not None and log.duration_ms >= 0 for log in logs)
 
 

@@ -8,7 +8,7 @@ answered as a plain 500 ``internal``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -77,13 +77,35 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def _allowed_methods(request: Request) -> list[str]:
     from starlette.routing import Match
 
-    # ask the router itself, method by method: routes may sit in included routers
+    # A literal path (/people/recluster) is its own resource even where a templated
+    # one (/people/{person}) would also match it: its own routes' methods, then.
+    exact = {
+        method
+        for path, route in _flat_routes(request.app.router.routes)
+        if path == request.url.path
+        for method in getattr(route, "methods", None) or ()
+    }
+    if exact:
+        return [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE") if m in exact]
+    # otherwise ask the router itself, method by method
     allowed = []
     for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
         scope = {**request.scope, "method": method, "type": "http"}
         if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
             allowed.append(method)
     return allowed
+
+
+def _flat_routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(full path, route) of every route, through included routers (FastAPI keeps them
+    nested, each with its include prefix)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            inner = prefix + getattr(getattr(route, "include_context", None), "prefix", "")
+            yield from _flat_routes(included.routes, inner)
+        else:
+            yield prefix + getattr(route, "path", ""), route
 
 
 def _where(loc: Any) -> str:
