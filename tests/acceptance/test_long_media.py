@@ -29,9 +29,9 @@ from mediaflow.pipeline.worker import run_worker
 from mediaflow.providers.base import MediaInput
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import files_finished, job_log, queue_job
-from tests.acceptance.workers import start_worker, stop_workers, wait_for
 from tests.conftest import make_runtime
 from tests.talk_factory import make_talk
+from tests.workers import start_worker, stop_workers, wait_for
 
 SECONDS = 40
 CHUNKS = {"chunk_threshold_s": 20.0, "chunk_length_s": 15.0, "chunk_overlap_s": 3.0}

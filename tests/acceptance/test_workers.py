@@ -14,9 +14,9 @@ from mediaflow.pipeline.ingest import ingest
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import files_finished, queue_job
 from tests import media_factory as mf
-from tests.acceptance.workers import start_worker, stop_workers, wait_for
 from tests.conftest import make_runtime
 from tests.migration.helpers import query
+from tests.workers import start_worker, stop_workers, wait_for
 
 FILES = 20
 

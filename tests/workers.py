@@ -1,4 +1,4 @@
-"""Real ``mediaflow worker`` subprocesses for the acceptance tests: start, wait, stop."""
+"""Real ``mediaflow worker`` subprocesses for tests and benchmarks: start, wait, stop."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tests.acceptance.cli import REPO
 
@@ -29,16 +30,17 @@ def start_worker(head_db: str, data_dir: Path, **settings: str) -> subprocess.Po
     )  # fmt: skip
 
 
-def stop_workers(procs: list[subprocess.Popen[str]]) -> None:
-    """SIGTERM each live worker, then SIGKILL any that did not exit within 30 s."""
+def stop_workers(procs: Sequence[subprocess.Popen[Any]], timeout_s: float = 60) -> None:
+    """SIGTERM each live worker, then SIGKILL any that did not exit within ``timeout_s``."""
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
     for proc in procs:
         try:
-            proc.wait(30)
+            proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
 def wait_for(
