@@ -30,7 +30,6 @@ import argparse
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from mediaflow.pipeline.runner import run_job
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import files_finished, queue_job
 from tests.talk_factory import make_talk, talk_text
+from tests.workers import stop_workers
 
 SIZE = (1280, 720)
 
@@ -100,13 +100,7 @@ def _run(runtime: Runtime, video: Path, label: str, *, workers: int, env: dict[s
         wall = time.perf_counter() - started
         peaks = [_peak_rss_mb(p.pid) for p in procs]
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_workers(procs)
     return _report(runtime, job.job_id, label, wall, peaks)
 
 

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench/support.py and tests/media_factory.py
 
-from bench.support import bench_database, bench_runtime  # noqa: E402
+from bench.support import bench_database, bench_runtime, succeeded_then_clear  # noqa: E402
 
 from mediaflow.runtime import Runtime  # noqa: E402
 
@@ -330,24 +330,6 @@ class QueueSide:
     close: Callable[[], None]
 
 
-def _count_and_clear(runtime: Runtime, queue: str) -> int:
-    """How many of ``queue``'s jobs succeeded; then delete them all (the next run starts empty)."""
-    import sqlalchemy as sa
-
-    with runtime.db.session() as session:
-        done = session.execute(
-            sa.text(
-                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :q "
-                "AND status = 'succeeded'"
-            ),
-            {"q": queue},
-        ).scalar_one()
-        session.execute(
-            sa.text("DELETE FROM procrastinate_jobs WHERE queue_name = :q"), {"q": queue}
-        )
-    return int(done)
-
-
 def _queue_run(side: QueueSide, runtime: Runtime, count: int) -> tuple[float, float]:
     """Defer ``count`` runs of the side's no-op task and work them off; (defer s, worker s)."""
     started = time.perf_counter()
@@ -356,7 +338,7 @@ def _queue_run(side: QueueSide, runtime: Runtime, count: int) -> tuple[float, fl
     started = time.perf_counter()
     asyncio.run(side.work_off())
     worked = time.perf_counter() - started
-    done = _count_and_clear(runtime, side.queue)
+    done = succeeded_then_clear(runtime, side.queue)
     if done != count:
         raise RuntimeError(f"worker finished {done} of {count} tasks")
     return deferred, worked

@@ -26,7 +26,14 @@ from mediaflow.runtime import Runtime  # noqa: E402
 from tests.api.server import LiveServer, live_server  # noqa: E402
 from tests.pg import SERVICE_URL, head_database, service_reachable  # noqa: E402
 
-__all__ = ["ROOT", "LiveServer", "bench_database", "bench_runtime", "live_server"]
+__all__ = [
+    "ROOT",
+    "LiveServer",
+    "bench_database",
+    "bench_runtime",
+    "live_server",
+    "succeeded_then_clear",
+]
 
 
 @contextmanager
@@ -88,3 +95,22 @@ def bench_runtime(url: str, data_dir: Path, **parts: Any) -> Iterator[Runtime]:
         yield runtime
     finally:
         runtime.close()
+
+
+def succeeded_then_clear(runtime: Runtime, queue: str) -> int:
+    """How many of ``queue``'s procrastinate jobs succeeded; then delete them all (the
+    next run starts on an empty queue)."""
+    import sqlalchemy as sa
+
+    with runtime.db.session() as session:
+        done = session.execute(
+            sa.text(
+                "SELECT count(*) FROM procrastinate_jobs "
+                "WHERE queue_name = :q AND status = 'succeeded'"
+            ),
+            {"q": queue},
+        ).scalar_one()
+        session.execute(
+            sa.text("DELETE FROM procrastinate_jobs WHERE queue_name = :q"), {"q": queue}
+        )
+    return int(done)

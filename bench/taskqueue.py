@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.support import bench_database, bench_runtime  # noqa: E402
+from bench.support import bench_database, bench_runtime, succeeded_then_clear  # noqa: E402
 
 from mediaflow.runtime import Runtime  # noqa: E402
 
@@ -158,19 +158,11 @@ def _mediaflow_side(runtime: Runtime, *, procrastinate_pools: bool) -> Side:
 def _succeeded_then_clear(runtime: Runtime, queue: str) -> int:
     import sqlalchemy as sa
 
+    done = succeeded_then_clear(runtime, queue)
+    # and the workers this run registered: the next side starts without them
     with runtime.db.session() as session:
-        done = session.execute(
-            sa.text(
-                "SELECT count(*) FROM procrastinate_jobs "
-                "WHERE queue_name = :q AND status = 'succeeded'"
-            ),
-            {"q": queue},
-        ).scalar_one()
-        session.execute(
-            sa.text("DELETE FROM procrastinate_jobs WHERE queue_name = :q"), {"q": queue}
-        )
         session.execute(sa.text("DELETE FROM procrastinate_workers"))
-    return int(done)
+    return done
 
 
 def _run(side: Side, runtime: Runtime, tasks: int) -> tuple[float, float, float]:

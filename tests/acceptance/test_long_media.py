@@ -10,14 +10,11 @@ costing only that chunk.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import jiwer
@@ -32,9 +29,9 @@ from mediaflow.pipeline.worker import run_worker
 from mediaflow.providers.base import MediaInput
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import files_finished, job_log, queue_job
-from tests.acceptance.cli import REPO
 from tests.conftest import make_runtime
 from tests.talk_factory import make_talk
+from tests.workers import start_worker, stop_workers, wait_for
 
 SECONDS = 40
 CHUNKS = {"chunk_threshold_s": 20.0, "chunk_length_s": 15.0, "chunk_overlap_s": 3.0}
@@ -196,45 +193,16 @@ def test_a_short_file_is_not_split(head_db: str, data_dir: Path, tmp_path: Path)
 
 
 def _start_worker(head_db: str, data_dir: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
-    env.update(
-        MEDIAFLOW_DATABASE_URL=head_db,
-        MEDIAFLOW_DATA_DIR=str(data_dir),
-        MEDIAFLOW_WORKER_HEARTBEAT_S="0.5",
-        MEDIAFLOW_STALLED_AFTER_S="3",
-        **{f"MEDIAFLOW_{k.upper()}": str(v) for k, v in CHUNKS.items()},
+    return start_worker(
+        head_db, data_dir, stalled_after_s="3", **{k: str(v) for k, v in CHUNKS.items()}
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "mediaflow", "worker", "--concurrency", "1"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
 
 
 @pytest.fixture
-def worker_pool(head_db: str, data_dir: Path) -> Iterator[list[subprocess.Popen[str]]]:
+def worker_pool() -> Iterator[list[subprocess.Popen[str]]]:
     procs: list[subprocess.Popen[str]] = []
     yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait(
-    condition: Callable[[], bool], timeout: float, procs: list[subprocess.Popen[str]]
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            logs = "\n".join(
-                (p.stdout.read() if p.stdout and p.poll() is not None else "") for p in procs
-            )
-            raise AssertionError(f"timed out after {timeout}s\n{logs}")
-        time.sleep(0.05)
+    stop_workers(procs)
 
 
 @pytest.mark.slow
@@ -259,7 +227,7 @@ def test_a_worker_killed_mid_chunk_costs_only_that_chunk(
                 )
             ]
 
-        _wait(lambda: bool(chunk_transcribing()), 240, worker_pool)
+        wait_for(lambda: bool(chunk_transcribing()), 240, worker_pool)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         (victim,) = chunk_transcribing()  # killed in the middle of this chunk
@@ -272,7 +240,7 @@ def test_a_worker_killed_mid_chunk_costs_only_that_chunk(
         assert victim not in done_before
 
         worker_pool.append(_start_worker(head_db, data_dir))
-        _wait(lambda: files_finished(runtime, job.job_id) == 1, 300, worker_pool)
+        wait_for(lambda: files_finished(runtime, job.job_id) == 1, 300, worker_pool)
         (media_file_id,) = [r[0] for r in _rows(runtime, "SELECT id FROM media_file")]
         assert isinstance(media_file_id, uuid.UUID)
         _assert_each_chunk_once(runtime, media_file_id, 3)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +14,9 @@ from mediaflow.pipeline.ingest import ingest
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import files_finished, queue_job
 from tests import media_factory as mf
-from tests.acceptance.cli import REPO
 from tests.conftest import make_runtime
 from tests.migration.helpers import query
+from tests.workers import start_worker, stop_workers, wait_for
 
 FILES = 20
 
@@ -41,45 +38,13 @@ def _job(shared_runtime: Runtime, tmp_path: Path) -> uuid.UUID:
     return result.job_id
 
 
-def _start_worker(head_db: str, data_dir: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
-    env.update(
-        MEDIAFLOW_DATABASE_URL=head_db,
-        MEDIAFLOW_DATA_DIR=str(data_dir),
-        MEDIAFLOW_WORKER_HEARTBEAT_S="0.5",
-        # generous: on a loaded machine a heartbeat may come seconds late, and a worker
-        # wrongly taken for dead would make a file run twice
-        MEDIAFLOW_STALLED_AFTER_S="15",
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "mediaflow", "worker", "--concurrency", "1"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-
 @pytest.fixture
 def workers(head_db: str, data_dir: Path) -> Iterator[list[subprocess.Popen[str]]]:
-    procs = [_start_worker(head_db, data_dir) for _ in range(2)]
+    # a generous stall limit: on a loaded machine a heartbeat may come seconds late, and
+    # a worker wrongly taken for dead would make a file run twice
+    procs = [start_worker(head_db, data_dir, stalled_after_s="15") for _ in range(2)]
     yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_until(condition, timeout: float, workers: list[subprocess.Popen[str]]) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            logs = "\n".join(
-                (p.stdout.read() if p.stdout and p.poll() is not None else "") for p in workers
-            )
-            raise AssertionError(f"timed out after {timeout}s\n{logs}")
-        time.sleep(0.3)
+    stop_workers(procs)
 
 
 def _assert_each_file_once(head_db: str, job_id: uuid.UUID) -> None:
@@ -102,7 +67,7 @@ def test_two_workers_share_the_queue(
     head_db: str, shared_runtime: Runtime, tmp_path: Path, workers: list[subprocess.Popen[str]]
 ) -> None:
     job_id = _job(shared_runtime, tmp_path)
-    _wait_until(lambda: files_finished(shared_runtime, job_id) == FILES, 240, workers)
+    wait_for(lambda: files_finished(shared_runtime, job_id) == FILES, 240, workers)
     _assert_each_file_once(head_db, job_id)
     # no file was processed twice: one completed analysis step per file
     per_file = query(
@@ -121,11 +86,11 @@ def test_a_killed_worker_loses_no_file(
 ) -> None:
     job_id = _job(shared_runtime, tmp_path)
     # kill one worker while it is in the middle of a file
-    _wait_until(lambda: files_finished(shared_runtime, job_id) >= 3, 240, workers)
+    wait_for(lambda: files_finished(shared_runtime, job_id) >= 3, 240, workers)
     victim = workers[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
-    _wait_until(lambda: files_finished(shared_runtime, job_id) == FILES, 240, workers[1:])
+    wait_for(lambda: files_finished(shared_runtime, job_id) == FILES, 240, workers[1:])
     _assert_each_file_once(head_db, job_id)
     assert query(head_db, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'") == [
         (FILES,)

@@ -26,16 +26,16 @@ import json
 import tempfile
 import threading
 import urllib.parse
-from collections import deque
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from mediaflow.db.enums import MediaType
 from mediaflow.providers.base import MediaInput, TranscriptOutput
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.openai_server import _whisper
 
 
@@ -86,7 +86,7 @@ class Request:
         return parts
 
 
-class FakeVendor:
+class FakeVendor(LoopbackServer[Reply]):
     """Base of the vendor fakes; use as a context manager."""
 
     #: a key that looks like the vendor's
@@ -95,33 +95,12 @@ class FakeVendor:
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key or self.default_key
         self.requests: list[Request] = []
-        self._script: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
         """The server's root URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def script(self, *replies: Reply) -> None:
-        """Queue answers for the next authorized requests, in order."""
-        with self._lock:
-            self._script.extend(replies)
-
-    def __enter__(self) -> FakeVendor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return self.root_url
 
     # -- what a vendor fake says ------------------------------------------------------
 
@@ -157,8 +136,7 @@ class FakeVendor:
         if not self.authorized(request):
             reply = self.unauthorized(request)
         else:
-            with self._lock:
-                scripted = self._script.popleft() if self._script else None
+            scripted = self._next_scripted()
             if scripted is None or scripted.status == PASS.status:
                 reply = self.handle(request)
             else:

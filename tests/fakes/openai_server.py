@@ -31,11 +31,10 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from mediaflow.providers.transcription.faster_whisper import (
     FasterWhisperProvider,
     _bundled_model_path,
 )
+from tests.fakes.loopback import LoopbackServer
 
 PATH = "/v1/audio/transcriptions"
 SUPPORTED = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
@@ -105,50 +105,25 @@ _DEFAULT_ERRORS = {
 }
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer[Reply]):
     """The fake server; use as a context manager (``with FakeOpenAI() as server``)."""
 
     def __init__(self, api_key: str = "sk-test-fake-key-0123456789", models: tuple[str, ...] = ("whisper-1",)) -> None:  # fmt: skip
         self.api_key = api_key
         self.models = models
         self.requests: list[RecordedRequest] = []
-        self._script: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
         """What ``MEDIAFLOW_OPENAI_BASE_URL`` should be set to."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def script(self, *replies: Reply) -> None:
-        """Queue answers for the next requests (after the key check), in order."""
-        with self._lock:
-            self._script.extend(replies)
+        return f"{self.root_url}/v1"
 
     def warm_up(self) -> None:
         """Load the fake's Whisper model now, so that the first request answers quickly."""
         _whisper().load()
 
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()  # held answers go out now (to clients long gone)
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
     # ------------------------------------------------------------------ handling
-
-    def _next_scripted(self) -> Reply | None:
-        with self._lock:
-            return self._script.popleft() if self._script else None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self

@@ -24,6 +24,7 @@ from mediaflow.pipeline.ingest import ingest
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import queue_job
 from tests import media_factory as mf
+from tests.workers import stop_workers
 
 REPO = Path(__file__).resolve().parents[2]
 HEARTBEAT_S = "0.5"
@@ -53,19 +54,6 @@ def start_worker(
             [sys.executable, "-m", "mediaflow", "worker", "--concurrency", str(concurrency)],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-
-
-def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM each worker, then SIGKILL what did not exit in time."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def queue_images(url: str, data_dir: Path, folder: Path, count: int) -> uuid.UUID:

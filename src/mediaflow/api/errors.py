@@ -162,3 +162,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     ]
 }
 """Error responses every route may give, for the OpenAPI document (schemathesis checks it)."""
+
+
+def documented_error(description: str) -> dict[str, Any]:
+    """One route's error response for the OpenAPI document: its own ``description``,
+    the one JSON error body."""
+    return {"description": description, "content": ERROR_RESPONSES[404]["content"]}

@@ -1,4 +1,6 @@
-"""HTTP byte ranges (RFC 9110 §14) for serving stored originals, and a streaming reader.
+"""HTTP byte ranges (RFC 9110 §14) for serving stored originals.
+
+The bytes themselves are streamed by the object store (``ObjectStore.read_range``).
 
 Only the ``bytes`` unit is understood. Of several ranges in one header only the first
 is answered (a single-part 206, never ``multipart/byteranges``): players ask for one
@@ -10,13 +12,10 @@ range that lies wholly past the end is unsatisfiable (416).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-__all__ = ["ByteRange", "Unsatisfiable", "iter_file", "parse_range"]
+__all__ = ["ByteRange", "Unsatisfiable", "parse_range"]
 
-CHUNK_SIZE = 256 * 1024
 # "a-b", "a-" or "-n"; whitespace around the parts is allowed by the grammar
 _SPEC = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
 
@@ -86,21 +85,3 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         raise Unsatisfiable
     end = min(int(end_text), size - 1) if end_text else size - 1
     return ByteRange(start, end, size)
-
-
-def iter_file(path: Path, start: int = 0, length: int | None = None) -> Iterator[bytes]:
-    """Yield ``length`` bytes of ``path`` from ``start`` (to the end when None), in chunks.
-
-    Opens the file itself so that it is closed when the response ends, also when the
-    client goes away mid-stream (the generator is closed then).
-    """
-    with path.open("rb") as source:
-        source.seek(start)
-        left = length
-        while left is None or left > 0:
-            chunk = source.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
-            if not chunk:
-                break
-            if left is not None:
-                left -= len(chunk)
-            yield chunk

@@ -27,7 +27,7 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import av
 import av.container
@@ -49,6 +49,28 @@ from mediaflow.media.frames import (
 __all__ = ["DecodePass", "FrameObserver", "decode_pass"]
 
 log = logging.getLogger(__name__)
+
+
+_FrameT_co = TypeVar("_FrameT_co", covariant=True)
+
+
+class _Decoder(Protocol[_FrameT_co]):
+    def decode(self, packet: av.Packet[Any] | None = None) -> Sequence[_FrameT_co]: ...
+
+
+def _decode(
+    stream: _Decoder[_FrameT_co], packet: av.Packet[Any], damage: StreamDamage, start: float
+) -> Sequence[_FrameT_co]:
+    """The frames of ``packet``, counted in ``damage``; none for a packet that cannot be
+    decoded (recorded as damage: one damaged packet should not lose the rest of the stream)."""
+    if packet.size:
+        damage.packet()
+    try:
+        return stream.decode(packet)
+    except av.error.FFmpegError as exc:
+        damage.bad(_packet_time(packet, start), ffmpeg_reason(exc))
+        log.debug("skipping undecodable %s packet: %s", damage.kind, ffmpeg_reason(exc))
+        return []
 
 
 class FrameObserver(Protocol):
@@ -104,15 +126,7 @@ class _AudioSink:
         self.samples = 0
 
     def feed(self, packet: av.Packet[Any]) -> None:
-        if packet.size:
-            self.damage.packet()
-        try:
-            frames = self.stream.decode(packet)
-        except av.error.FFmpegError as exc:
-            self.damage.bad(_packet_time(packet, self.start), ffmpeg_reason(exc))
-            log.debug("skipping undecodable audio packet: %s", ffmpeg_reason(exc))
-            return
-        for frame in frames:
+        for frame in _decode(self.stream, packet, self.damage, self.start):
             if not self.got_audio:
                 self.got_audio = True
                 self.samples += _pad_lead(self.wav, frame, self.start)
@@ -209,16 +223,7 @@ class _VideoSink:
         self.watching = _Observers(observers, stream) if observers else None
 
     def feed(self, packet: av.Packet[Any]) -> None:
-        if packet.size:
-            self.damage.packet()
-        try:
-            frames = self.stream.decode(packet)
-        except av.error.FFmpegError as exc:
-            # One damaged packet should not lose the rest of the video.
-            self.damage.bad(_packet_time(packet, self.start), ffmpeg_reason(exc))
-            log.debug("skipping undecodable video packet: %s", ffmpeg_reason(exc))
-            return
-        for frame in frames:
+        for frame in _decode(self.stream, packet, self.damage, self.start):
             if self.watching is not None:
                 self.watching.add(frame)
             sampler = self.sampler

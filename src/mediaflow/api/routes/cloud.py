@@ -41,19 +41,6 @@ class CostReportOut(BaseModel):
     providers: list[CostLineOut]
 
 
-class SideOut(BaseModel):
-    """One provider's transcript as compared."""
-
-    provider: str
-    model: str | None
-    language: str | None
-    text: str
-    words: int
-    latency_ms: int | None
-    cost_usd: float | None
-    confidence: float | None
-
-
 class DiffRunOut(BaseModel):
     """A run of aligned words: equal, replace, delete (only in a), insert (only in b)."""
 
@@ -66,8 +53,9 @@ class ComparisonOut(BaseModel):
     """Two transcripts of one file, their word diff, and b's WER against a."""
 
     media_id: str
-    a: SideOut
-    b: SideOut
+    # the service's dataclass is the schema: one declaration of a side's fields
+    a: compare_service.Side
+    b: compare_service.Side
     wer: float
     diff: list[DiffRunOut]
     available: list[str]

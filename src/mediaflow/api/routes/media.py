@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +19,8 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from mediaflow.api.deps import RuntimeDep
-from mediaflow.api.errors import ERROR_RESPONSES, error_response
+from mediaflow.api.errors import documented_error, error_response
+from mediaflow.api.images import CACHE_FOREVER, JPEG_RESPONSE
 from mediaflow.api.ranges import Unsatisfiable, parse_range
 from mediaflow.db.enums import AnalysisProvider, TranscriptionProvider
 from mediaflow.services import media as media_service
@@ -32,12 +33,6 @@ from mediaflow.services.schemas import (
 )
 
 router = APIRouter(prefix="/media", tags=["media"])
-
-_ERROR_SCHEMA = ERROR_RESPONSES[404]["content"]
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _ERROR_SCHEMA}
 
 
 class ReanalyzeIn(BaseModel):
@@ -100,7 +95,7 @@ def _content_disposition(original_name: str, fmt: str) -> str:
     "/{media_id}",
     response_model=MediaOut,
     summary="One media file: metadata, status and error",
-    responses={404: _error("No such media file")},
+    responses={404: documented_error("No such media file")},
 )
 def get_media(media_id: uuid.UUID, runtime: RuntimeDep) -> MediaOut:
     """All metadata of one media file, with its job, status and error."""
@@ -117,8 +112,8 @@ _BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
     responses={
         200: {"description": "The whole original, with its MIME type", "content": _BINARY},
         206: {"description": "The first requested byte range", "content": _BINARY},
-        404: _error("No such media file, or its original is missing"),
-        416: _error("The range lies past the end (Content-Range: bytes */size)"),
+        404: documented_error("No such media file, or its original is missing"),
+        416: documented_error("The range lies past the end (Content-Range: bytes */size)"),
     },
 )
 def get_content(media_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> Response:
@@ -169,7 +164,7 @@ def get_content(media_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> R
     "/{media_id}/results",
     response_model=ResultList,
     summary="Analysis results of one media file",
-    responses={404: _error("No such media file")},
+    responses={404: documented_error("No such media file")},
 )
 def get_results(
     media_id: uuid.UUID,
@@ -205,7 +200,7 @@ class Timeline(BaseModel):
     "/{media_id}/keyframes",
     response_model=KeyframeList,
     summary="The shots of a video and their keyframe thumbnails",
-    responses={404: _error("No such media file")},
+    responses={404: documented_error("No such media file")},
 )
 def get_keyframes(media_id: uuid.UUID, runtime: RuntimeDep) -> KeyframeList:
     """One entry per shot (none for audio and images): span, keyframe time, thumbnail URL."""
@@ -217,8 +212,8 @@ def get_keyframes(media_id: uuid.UUID, runtime: RuntimeDep) -> KeyframeList:
     summary="The thumbnail of one shot's keyframe (JPEG)",
     response_class=Response,
     responses={
-        200: {"description": "A small JPEG", "content": {"image/jpeg": {}}},
-        404: _error("No such media file or shot"),
+        200: JPEG_RESPONSE,
+        404: documented_error("No such media file or shot"),
     },
 )
 def get_keyframe(
@@ -231,7 +226,7 @@ def get_keyframe(
     return Response(
         data,
         media_type="image/jpeg",
-        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+        headers=CACHE_FOREVER,
     )
 
 
@@ -239,7 +234,7 @@ def get_keyframe(
     "/{media_id}/timeline",
     response_model=Timeline,
     summary="What is on screen when: shots, text, faces, moderation, colours",
-    responses={404: _error("No such media file")},
+    responses={404: documented_error("No such media file")},
 )
 def get_timeline(media_id: uuid.UUID, runtime: RuntimeDep) -> Timeline:
     """Every visual result's per-frame spans and the shots, in time order."""
@@ -250,7 +245,7 @@ def get_timeline(media_id: uuid.UUID, runtime: RuntimeDep) -> Timeline:
     "/{media_id}/transcription",
     response_model=TranscriptionOut,
     summary="The active transcript, with timed segments and words",
-    responses={404: _error("No such media file, or it has no transcription")},
+    responses={404: documented_error("No such media file, or it has no transcription")},
 )
 def get_transcription(
     media_id: uuid.UUID,
@@ -275,7 +270,7 @@ def get_transcription(
                 "text/plain": {"schema": {"type": "string"}},
             },
         },
-        404: _error("No such media file, or no transcription for a subtitle format"),
+        404: documented_error("No such media file, or no transcription for a subtitle format"),
     },
 )
 def get_export(
@@ -299,9 +294,9 @@ def get_export(
     status_code=202,
     summary="Run providers on one media file again (queued)",
     responses={
-        400: _error("The body is not JSON"),
-        404: _error("No such media file"),
-        409: _error("The file is being processed or already queued"),
+        400: documented_error("The body is not JSON"),
+        404: documented_error("No such media file"),
+        409: documented_error("The file is being processed or already queued"),
     },
 )
 def post_reanalyze(

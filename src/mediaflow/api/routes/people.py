@@ -7,7 +7,6 @@ command line. The routes translate HTTP to ``services.people`` and back.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
@@ -15,17 +14,12 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediaflow.api.deps import RuntimeDep
-from mediaflow.api.errors import ERROR_RESPONSES
+from mediaflow.api.errors import documented_error
+from mediaflow.api.images import CACHE_FOREVER, JPEG_RESPONSE
 from mediaflow.services import people as people_service
 from mediaflow.services.people import Appearance, PersonDetail, PersonOut
 
 router = APIRouter(prefix="/people", tags=["people"])
-
-_ERROR_SCHEMA = ERROR_RESPONSES[404]["content"]
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _ERROR_SCHEMA}
 
 
 class PeopleList(BaseModel):
@@ -68,7 +62,7 @@ class ReclusterOut(BaseModel):
     "",
     response_model=PeopleList,
     summary="Every person (or those of one media file)",
-    responses={404: _error("No such media file")},
+    responses={404: documented_error("No such media file")},
 )
 def list_people(
     runtime: RuntimeDep,
@@ -92,8 +86,8 @@ def recluster(runtime: RuntimeDep) -> ReclusterOut:
     summary="The crop of one face (JPEG)",
     response_class=FileResponse,
     responses={
-        200: {"description": "A small JPEG", "content": {"image/jpeg": {}}},
-        404: _error("No such face, or no crop of it"),
+        200: JPEG_RESPONSE,
+        404: documented_error("No such face, or no crop of it"),
     },
 )
 def face_crop(runtime: RuntimeDep, face_id: int = PathParam(ge=1, le=2**63 - 1)) -> FileResponse:
@@ -101,7 +95,7 @@ def face_crop(runtime: RuntimeDep, face_id: int = PathParam(ge=1, le=2**63 - 1))
     return FileResponse(
         people_service.face_crop(runtime, face_id),
         media_type="image/jpeg",
-        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+        headers=CACHE_FOREVER,
     )
 
 
@@ -109,7 +103,7 @@ def face_crop(runtime: RuntimeDep, face_id: int = PathParam(ge=1, le=2**63 - 1))
     "/{person}",
     response_model=PersonDetail,
     summary="One person: faces and appearances",
-    responses={404: _error("No such person")},
+    responses={404: documented_error("No such person")},
 )
 def get_person(runtime: RuntimeDep, person: str = PathParam(max_length=200)) -> PersonDetail:
     """A person with their best faces and every moment they appear."""
@@ -120,7 +114,7 @@ def get_person(runtime: RuntimeDep, person: str = PathParam(max_length=200)) -> 
     "/{person}/appearances",
     response_model=AppearanceList,
     summary="Every moment a person appears",
-    responses={404: _error("No such person")},
+    responses={404: documented_error("No such person")},
 )
 def get_appearances(runtime: RuntimeDep, person: str = PathParam(max_length=200)) -> AppearanceList:
     """Search by person: file by file, the stretches in which their face is seen."""
@@ -132,9 +126,9 @@ def get_appearances(runtime: RuntimeDep, person: str = PathParam(max_length=200)
     response_model=PersonOut,
     summary="Name a person",
     responses={
-        400: _error("The body is not JSON"),
-        404: _error("No such person"),
-        409: _error("Another person has that name"),
+        400: documented_error("The body is not JSON"),
+        404: documented_error("No such person"),
+        409: documented_error("Another person has that name"),
     },
 )
 def name_person(
@@ -148,7 +142,10 @@ def name_person(
     "/{person}/merge",
     response_model=PersonOut,
     summary="Merge another person into this one",
-    responses={400: _error("The body is not JSON"), 404: _error("No such person")},
+    responses={
+        400: documented_error("The body is not JSON"),
+        404: documented_error("No such person"),
+    },
 )
 def merge_people(
     body: MergeIn, runtime: RuntimeDep, person: str = PathParam(max_length=200)

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediaflow.api.deps import RuntimeDep
-from mediaflow.api.errors import ERROR_RESPONSES
+from mediaflow.api.errors import documented_error
 from mediaflow.services import speakers as speakers_service
 from mediaflow.services.speakers import SpeakerOut
 
 router = APIRouter(prefix="/media", tags=["media"])
-
-_ERROR_SCHEMA = ERROR_RESPONSES[404]["content"]
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _ERROR_SCHEMA}
 
 
 class SpeakerList(BaseModel):
@@ -41,7 +34,7 @@ class SpeakerNameIn(BaseModel):
     "/{media_id}/speakers",
     response_model=SpeakerList,
     summary="The speakers of a media file",
-    responses={404: _error("No such media file")},
+    responses={404: documented_error("No such media file")},
 )
 def list_speakers(media_id: uuid.UUID, runtime: RuntimeDep) -> SpeakerList:
     """Speakers with how many segments and seconds of speech are theirs."""
@@ -53,8 +46,8 @@ def list_speakers(media_id: uuid.UUID, runtime: RuntimeDep) -> SpeakerList:
     response_model=SpeakerList,
     summary="Rename a speaker of a media file",
     responses={
-        400: _error("The body is not JSON"),
-        404: _error("No such media file or speaker"),
+        400: documented_error("The body is not JSON"),
+        404: documented_error("No such media file or speaker"),
     },
 )
 def rename_speaker(

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from mediaflow.db.enums import AnalysisProvider
 from mediaflow.errors import ProviderError
 from mediaflow.providers.cloud.base import CloudAnalyzer
-from mediaflow.providers.cloud.http import VendorHTTP
 
 API_VERSION = "2024-02-01"
 FEATURES = ("caption", "tags", "read", "people")
@@ -62,9 +61,7 @@ class AzureVisionProvider(CloudAnalyzer):
         self, jpeg: bytes, credentials: dict[str, str]
     ) -> tuple[dict[str, Any], dict[str, float]]:
         settings = self.settings
-        http = VendorHTTP(
-            self.vendor, timeout_s=settings.provider_timeout_s, secrets=[credentials["key"]]
-        )
+        http = self._http(credentials["key"])
         body = http.json(
             "POST",
             str(settings.azure_vision_base_url).rstrip("/")

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from mediaflow.db.enums import AnalysisProvider
 from mediaflow.errors import ProviderError
 from mediaflow.providers.cloud.base import CloudAnalyzer
-from mediaflow.providers.cloud.http import VendorHTTP
 
 FEATURES = ("LABEL_DETECTION", "TEXT_DETECTION", "FACE_DETECTION", "SAFE_SEARCH_DETECTION")
 FLAGGED = {"LIKELY", "VERY_LIKELY"}
@@ -54,9 +53,7 @@ class GoogleVisionProvider(CloudAnalyzer):
         self, jpeg: bytes, credentials: dict[str, str]
     ) -> tuple[dict[str, Any], dict[str, float]]:
         settings = self.settings
-        http = VendorHTTP(
-            self.vendor, timeout_s=settings.provider_timeout_s, secrets=[credentials["key"]]
-        )
+        http = self._http(credentials["key"])
         body = http.json(
             "POST",
             settings.google_vision_base_url.rstrip("/") + "/v1/images:annotate",

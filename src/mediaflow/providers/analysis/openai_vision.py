@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from mediaflow.db.enums import AnalysisProvider
 from mediaflow.errors import ProviderError
 from mediaflow.providers.cloud.base import CloudAnalyzer
-from mediaflow.providers.cloud.http import VendorHTTP
 from mediaflow.providers.cloud.vision import FRAME_SCHEMA, PROMPT, validate_frame_json
 
 
@@ -49,9 +48,7 @@ class OpenAIVisionProvider(CloudAnalyzer):
         self, jpeg: bytes, credentials: dict[str, str]
     ) -> tuple[dict[str, Any], dict[str, float]]:
         settings = self.settings
-        http = VendorHTTP(
-            self.vendor, timeout_s=settings.provider_timeout_s, secrets=[credentials["key"]]
-        )
+        http = self._http(credentials["key"])
         image_url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
         request = {
             "model": self.model_name(),

@@ -38,6 +38,7 @@ from mediaflow.providers.base import (
     Transcriber,
     TranscriptOutput,
 )
+from mediaflow.providers.cloud.http import VendorHTTP
 from mediaflow.providers.cloud.split import seconds_for_bytes, transcribe_in_chunks, wav_duration
 
 __all__ = ["CloudAnalyzer", "CloudTranscriber", "FrameAnswer", "sample_evenly", "secret"]
@@ -79,6 +80,10 @@ class _Cloud:
     def credentials(self) -> tuple[dict[str, str], str | None]:
         """(credentials by name, None) or ({}, why they are missing)."""
         raise NotImplementedError
+
+    def _http(self, key: str) -> VendorHTTP:
+        """HTTP to this vendor within the provider timeout, ``key`` scrubbed from errors."""
+        return VendorHTTP(self.vendor, timeout_s=self.settings.provider_timeout_s, secrets=[key])
 
     def _availability(self) -> Availability:
         _, missing = self.credentials()

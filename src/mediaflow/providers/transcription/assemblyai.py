@@ -24,7 +24,7 @@ from mediaflow.db.enums import TranscriptionProvider
 from mediaflow.errors import ProviderError
 from mediaflow.providers.base import Segment, TranscriptOutput, Word
 from mediaflow.providers.cloud.base import CloudTranscriber
-from mediaflow.providers.cloud.http import VendorHTTP, poll
+from mediaflow.providers.cloud.http import poll
 from mediaflow.providers.cloud.transcript import segments_from_words
 
 
@@ -42,7 +42,7 @@ class AssemblyAIProvider(CloudTranscriber):
     def _recognize(self, audio: Path, credentials: dict[str, str]) -> TranscriptOutput:
         settings = self.settings
         key = credentials["key"]
-        http = VendorHTTP(self.vendor, timeout_s=settings.provider_timeout_s, secrets=[key])
+        http = self._http(key)
         base = settings.assemblyai_base_url.rstrip("/")
         headers = {"Authorization": key}
         upload = http.json(

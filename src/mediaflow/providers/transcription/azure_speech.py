@@ -26,7 +26,6 @@ from mediaflow.db.enums import TranscriptionProvider
 from mediaflow.errors import ProviderError
 from mediaflow.providers.base import Segment, TranscriptOutput, Word
 from mediaflow.providers.cloud.base import CloudTranscriber
-from mediaflow.providers.cloud.http import VendorHTTP
 from mediaflow.providers.cloud.transcript import mean_confidence
 
 API_VERSION = "2024-11-15"
@@ -53,7 +52,7 @@ class AzureSpeechProvider(CloudTranscriber):
     def _recognize(self, audio: Path, credentials: dict[str, str]) -> TranscriptOutput:
         settings = self.settings
         key = credentials["key"]
-        http = VendorHTTP(self.vendor, timeout_s=settings.provider_timeout_s, secrets=[key])
+        http = self._http(key)
         definition = {
             "locales": list(settings.azure_speech_locales),
             "diarization": {"enabled": True, "maxSpeakers": 4},

@@ -22,7 +22,6 @@ from mediaflow.db.enums import TranscriptionProvider
 from mediaflow.errors import ProviderError
 from mediaflow.providers.base import Segment, TranscriptOutput, Word
 from mediaflow.providers.cloud.base import CloudTranscriber
-from mediaflow.providers.cloud.http import VendorHTTP
 from mediaflow.providers.cloud.transcript import segments_from_words
 
 
@@ -39,9 +38,7 @@ class DeepgramProvider(CloudTranscriber):
 
     def _recognize(self, audio: Path, credentials: dict[str, str]) -> TranscriptOutput:
         settings = self.settings
-        http = VendorHTTP(
-            self.vendor, timeout_s=settings.provider_timeout_s, secrets=[credentials["key"]]
-        )
+        http = self._http(credentials["key"])
         params = {
             "model": settings.deepgram_model,
             "smart_format": "true",

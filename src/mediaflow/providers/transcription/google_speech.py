@@ -26,7 +26,6 @@ from mediaflow.db.enums import TranscriptionProvider
 from mediaflow.errors import ProviderError
 from mediaflow.providers.base import TranscriptOutput, Word
 from mediaflow.providers.cloud.base import CloudTranscriber
-from mediaflow.providers.cloud.http import VendorHTTP
 from mediaflow.providers.cloud.transcript import mean_confidence, segments_from_words
 
 
@@ -59,9 +58,7 @@ class GoogleSpeechProvider(CloudTranscriber):
 
     def _recognize(self, audio: Path, credentials: dict[str, str]) -> TranscriptOutput:
         settings = self.settings
-        http = VendorHTTP(
-            self.vendor, timeout_s=settings.provider_timeout_s, secrets=[credentials["key"]]
-        )
+        http = self._http(credentials["key"])
         recognizer = (
             f"projects/{settings.google_speech_project}/locations/"
             f"{settings.google_speech_location}/recognizers/_"
