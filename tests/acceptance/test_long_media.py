@@ -255,8 +255,16 @@ def test_a_worker_killed_mid_chunk_costs_only_that_chunk(
             )
         )
         assert starts == {i: (2 if i == victim else 1) for i in range(3)}, starts
-        assert _rows(
-            runtime,
-            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'mediaflow.process_chunk' "
-            "AND status = 'succeeded'",
-        ) == [(3,)]
+        # the finalizing chunk's task records its success just after the file's status
+        wait_for(
+            lambda: (
+                _rows(
+                    runtime,
+                    "SELECT count(*) FROM procrastinate_jobs "
+                    "WHERE task_name = 'mediaflow.process_chunk' AND status = 'succeeded'",
+                )
+                == [(3,)]
+            ),
+            60,
+            worker_pool,
+        )
