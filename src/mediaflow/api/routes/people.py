@@ -7,6 +7,7 @@ command line. The routes translate HTTP to ``services.people`` and back.
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
@@ -20,6 +21,8 @@ from mediaflow.services import people as people_service
 from mediaflow.services.people import Appearance, PersonDetail, PersonOut
 
 router = APIRouter(prefix="/people", tags=["people"])
+# a person by id, id prefix or name, as every person route takes it
+PersonRef = Annotated[str, PathParam(max_length=200)]
 
 
 class PeopleList(BaseModel):
@@ -105,7 +108,7 @@ def face_crop(runtime: RuntimeDep, face_id: int = PathParam(ge=1, le=2**63 - 1))
     summary="One person: faces and appearances",
     responses={404: documented_error("No such person")},
 )
-def get_person(runtime: RuntimeDep, person: str = PathParam(max_length=200)) -> PersonDetail:
+def get_person(runtime: RuntimeDep, person: PersonRef) -> PersonDetail:
     """A person with their best faces and every moment they appear."""
     return people_service.get_person(runtime, person)
 
@@ -116,7 +119,7 @@ def get_person(runtime: RuntimeDep, person: str = PathParam(max_length=200)) -> 
     summary="Every moment a person appears",
     responses={404: documented_error("No such person")},
 )
-def get_appearances(runtime: RuntimeDep, person: str = PathParam(max_length=200)) -> AppearanceList:
+def get_appearances(runtime: RuntimeDep, person: PersonRef) -> AppearanceList:
     """Search by person: file by file, the stretches in which their face is seen."""
     return AppearanceList(items=people_service.appearances(runtime, person))
 
@@ -131,9 +134,7 @@ def get_appearances(runtime: RuntimeDep, person: str = PathParam(max_length=200)
         409: documented_error("Another person has that name"),
     },
 )
-def name_person(
-    body: NameIn, runtime: RuntimeDep, person: str = PathParam(max_length=200)
-) -> PersonOut:
+def name_person(body: NameIn, runtime: RuntimeDep, person: PersonRef) -> PersonOut:
     """Give a person a (new) name; a name another person has is refused (merge them)."""
     return people_service.rename(runtime, person, body.name)
 
@@ -147,8 +148,6 @@ def name_person(
         404: documented_error("No such person"),
     },
 )
-def merge_people(
-    body: MergeIn, runtime: RuntimeDep, person: str = PathParam(max_length=200)
-) -> PersonOut:
+def merge_people(body: MergeIn, runtime: RuntimeDep, person: PersonRef) -> PersonOut:
     """The other person's faces become this person's; the other person is removed."""
     return people_service.merge(runtime, person, body.other)
