@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from mediaflow.pipeline.ingest import ingest
 from mediaflow.runtime import Runtime
 from tests import media_factory as mf
 from tests.conftest import make_runtime
-from tests.fakes.s3_server import S3Server, aws_env, s3_server
+from tests.fakes.s3_server import S3Server, s3_server, use_aws_env
 
 pytest.importorskip("boto3", reason="boto3 (the s3 extra) is not installed")
 
@@ -28,10 +27,7 @@ def s3() -> Iterator[S3Server]:
 
 @pytest.fixture
 def s3_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in aws_env(s3.endpoint).items():
-        monkeypatch.setenv(name, value)
+    use_aws_env(monkeypatch, s3.endpoint)
     return f"s3://{s3.new_bucket()}/originals"
 
 

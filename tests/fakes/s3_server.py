@@ -8,6 +8,7 @@ proxy in front of it drops the first connections, to test the store's retries.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import socket
 import threading
@@ -79,6 +80,15 @@ def aws_env(endpoint: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+def use_aws_env(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point this test's process at ``endpoint``: the developer's AWS_* settings out,
+    ``aws_env``'s in (undone after the test)."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in aws_env(endpoint).items():
+        monkeypatch.setenv(name, value)
 
 
 class FlakyProxy:

@@ -28,7 +28,7 @@ from mediaflow.errors import (
 from mediaflow.storage import ContentStore, ObjectStore, open_store, parse_storage_url
 from mediaflow.storage.cache import ObjectCache
 from tests.conftest import data_dir_outside_pytest_tmp
-from tests.fakes.s3_server import SECRET_KEY, FlakyProxy, S3Server, aws_env, s3_server
+from tests.fakes.s3_server import SECRET_KEY, FlakyProxy, S3Server, s3_server, use_aws_env
 
 MiB = 1024 * 1024
 pytest.importorskip("boto3", reason="boto3 (the s3 extra) is not installed")
@@ -49,10 +49,7 @@ def s3() -> Iterator[S3Server]:
 
 @pytest.fixture
 def aws(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in aws_env(s3.endpoint).items():
-        monkeypatch.setenv(name, value)
+    use_aws_env(monkeypatch, s3.endpoint)
     return s3
 
 

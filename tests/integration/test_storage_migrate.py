@@ -15,7 +15,7 @@ from mediaflow.runtime import Runtime
 from mediaflow.services.storage import migrate
 from mediaflow.storage import ContentStore, ObjectStore, open_store_at
 from tests.acceptance.cli import mediaflow
-from tests.fakes.s3_server import S3Server, aws_env, s3_server
+from tests.fakes.s3_server import S3Server, aws_env, s3_server, use_aws_env
 
 pytest.importorskip("boto3", reason="boto3 (the s3 extra) is not installed")
 
@@ -28,10 +28,7 @@ def s3() -> Iterator[S3Server]:
 
 @pytest.fixture
 def runtime(s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in aws_env(s3.endpoint).items():
-        monkeypatch.setenv(name, value)
+    use_aws_env(monkeypatch, s3.endpoint)
     with Runtime(Settings(data_dir=tmp_path)) as made:
         yield made
 
