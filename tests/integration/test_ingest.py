@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from mediaflow.db.enums import ProcessingStage
-from mediaflow.errors import InvalidInput, NotFound
+from mediaflow.errors import InvalidInput, MediaflowError, NotFound
 from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.log import stage_timer
 from mediaflow.pipeline.records import DatabaseRecords
 from mediaflow.runtime import Runtime
 from tests import media_factory as mf
-from tests.migration.helpers import query
+from tests.conftest import make_runtime
+from tests.migration.helpers import query, run_sql
 
 
 def _sha256(path: Path) -> str:
@@ -78,6 +79,43 @@ def test_folder_is_recursed_and_same_bytes_stored_once(
          "kind": None},
     ]  # fmt: skip
     assert all(log.duration_ms is not None and log.duration_ms >= 0 for log in logs)
+
+
+def test_rows_that_cannot_be_written_leave_no_new_original(
+    head_db: str, runtime: Runtime, tmp_path: Path
+) -> None:
+    """The database refuses the job after the bytes were stored: the new original goes,
+    one that an earlier ingest recorded stays (issue 9 item 6)."""
+    earlier = mf.make_text_image(tmp_path / "earlier.png")
+    ingest(runtime, [earlier])
+    before = set(runtime.store.iter_keys())
+    fresh = mf.make_random_bytes(tmp_path / "fresh.bin", seed=99)
+    run_sql(
+        head_db,
+        [
+            """CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN RAISE EXCEPTION 'the database went away'; END $$""",
+            "CREATE TRIGGER refuse BEFORE INSERT ON analysis_job "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_job()",
+        ],
+    )
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(earlier.read_bytes())
+
+    with pytest.raises(Exception, match="the database went away"):
+        ingest(runtime, [copy, fresh])
+
+    assert set(runtime.store.iter_keys()) == before == {_sha256(earlier)}
+    assert query(head_db, "SELECT count(*) FROM media_file")[0][0] == 1
+
+
+def test_an_unreachable_database_leaves_no_original(tmp_path: Path) -> None:
+    fresh = mf.make_random_bytes(tmp_path / "fresh.bin", seed=99)
+    (tmp_path / "data").mkdir()
+    with make_runtime("postgresql://nobody@127.0.0.1:1/none", tmp_path / "data") as runtime:
+        with pytest.raises(MediaflowError):
+            ingest(runtime, [fresh])
+        assert list(runtime.store.iter_keys()) == []
 
 
 def test_zero_byte_file_gets_a_pending_row(head_db: str, runtime: Runtime, tmp_path: Path) -> None:

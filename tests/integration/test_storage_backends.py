@@ -100,6 +100,22 @@ def test_same_bytes_are_stored_once(store: ObjectStore, tmp_path: Path) -> None:
     assert len(list(store.iter_keys())) == 2
 
 
+def test_a_deleted_object_is_gone_and_deleting_twice_is_harmless(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    kept = store.store(_file(tmp_path / "kept.mp4", 5_000, seed=3))
+    gone = store.store(_file(tmp_path / "gone.mp4", 5_000, seed=4))
+    store.local_path(gone.key)  # a cached copy too, for a remote store
+    store.delete(gone.key)
+    store.delete(gone.key)
+    assert not store.exists(gone.key) and store.exists(kept.key)
+    assert set(store.iter_keys()) == {kept.key}
+    with pytest.raises(NotFound):
+        store.local_path(gone.key)
+    with pytest.raises(Exception, match="invalid storage key"):
+        store.delete("../" + gone.key)
+
+
 @pytest.mark.parametrize(
     ("start", "length"), [(0, None), (0, 1), (1000, 5000), (299_990, None), (123, 0)]
 )

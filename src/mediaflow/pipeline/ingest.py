@@ -10,6 +10,7 @@ processing_log row per file, in one short transaction.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,15 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import AnalysisJob, MediaFile
 from mediaflow.errors import InvalidInput, MediaflowError, NotFound
-from mediaflow.media.detect import sniff_media_type
+from mediaflow.media.detect import MediaType, sniff_media_type
 from mediaflow.pipeline.log import LogEvent, add_event
 from mediaflow.runtime import Runtime
 from mediaflow.storage import StoredObject
 
 __all__ = ["IngestResult", "SourceFile", "collect_files", "ingest"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -171,8 +176,8 @@ def ingest(
         )
     store = runtime.store
 
-    # Bytes first, with no transaction open: copying may take long, and a file that is
-    # stored but never recorded costs nothing (the next ingest of it deduplicates).
+    # Bytes first, with no transaction open: copying may take long. When the rows then
+    # cannot be written, the objects this call added are removed again.
     stored: list[tuple[SourceFile, StoredObject, int]] = []
     for source in sources:
         started = time.perf_counter()
@@ -190,11 +195,39 @@ def ingest(
 
     job_id = uuid.uuid4()
     media_file_ids = [uuid.uuid4() for _ in stored]
+    try:
+        _record(
+            runtime,
+            job_id=job_id,
+            media_file_ids=media_file_ids,
+            stored=stored,
+            kinds=kinds,
+            name=name or _default_name(list(map(Path, names or paths)), len(stored)),
+            job_options=job_options,
+        )
+    except BaseException:
+        # Nothing was recorded: the originals this call added would be orphans.
+        _drop_unrecorded(runtime, [obj for _, obj, _ in stored])
+        raise
+    return IngestResult(job_id=job_id, media_file_ids=media_file_ids, skipped=skipped)
+
+
+def _record(
+    runtime: Runtime,
+    *,
+    job_id: uuid.UUID,
+    media_file_ids: list[uuid.UUID],
+    stored: list[tuple[SourceFile, StoredObject, int]],
+    kinds: list[MediaType | None],
+    name: str,
+    job_options: dict[str, Any],
+) -> None:
+    """Write the job, its media_file rows and their ``ingest`` log rows in one transaction."""
     with runtime.db.session() as session:
         session.add(
             AnalysisJob(
                 id=job_id,
-                name=name or _default_name(list(map(Path, names or paths)), len(stored)),
+                name=name,
                 status=JobStatus.PENDING,
                 options=job_options,
             )
@@ -230,4 +263,31 @@ def ingest(
                     duration_ms=duration_ms,
                 ),
             )  # fmt: skip
-    return IngestResult(job_id=job_id, media_file_ids=media_file_ids, skipped=skipped)
+
+
+def _drop_unrecorded(runtime: Runtime, objects: Sequence[StoredObject]) -> None:
+    """Remove the originals this ingest wrote (not the deduplicated ones) that no row uses.
+
+    Called when the rows could not be written (the database went away between storing
+    and recording). A key some committed row refers to (the same bytes ingested
+    meanwhile) stays; when the database cannot even be asked, nothing can have been
+    committed against a key that was new a moment ago, so the new objects go.
+    """
+    keys = {obj.key for obj in objects if not obj.deduplicated}
+    if not keys:
+        return
+    referenced: set[str] = set()
+    try:
+        with runtime.db.session() as session:
+            referenced = set(
+                session.scalars(
+                    select(MediaFile.storage_key).where(MediaFile.storage_key.in_(keys))
+                )
+            )
+    except Exception as exc:  # still unavailable: see above
+        log.debug("cannot check references of unrecorded originals: %s", exc)
+    for key in sorted(keys - referenced):
+        try:
+            runtime.store.delete(key)
+        except Exception as exc:  # the caller sees the original failure
+            log.warning("could not remove unrecorded original %s: %s", key, exc)

@@ -147,6 +147,14 @@ class ObjectStore(ABC):
         return stored
 
     @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove object ``key`` (nothing happens when it is already gone).
+
+        Only for an object nothing refers to: ingest removes the originals it stored
+        for rows that were then never written.
+        """
+
+    @abstractmethod
     def local_path(self, key: str) -> Path:
         """A local file holding object ``key`` (to decode it); ``NotFound`` when missing.
 

@@ -126,3 +126,10 @@ class ObjectCache:
         """Tell the cache this process is done with ``key`` (it may be evicted now)."""
         with self._lock:
             self._handed_out.pop(key, None)
+
+    def forget(self, key: str) -> None:
+        """Drop the cached copy of ``key`` (its object was deleted)."""
+        with self._lock:
+            self._handed_out.pop(key, None)
+        with contextlib.suppress(FileNotFoundError):
+            self.path(key).unlink()

@@ -102,6 +102,11 @@ class ContentStore(ObjectStore):
             raise self.missing(key)
         return path
 
+    def delete(self, key: str) -> None:
+        """Remove object ``key``; nothing happens when it is already gone."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path_for(key).unlink()
+
     def iter_keys(self) -> Iterator[str]:
         """Every object under the root (temporary files are skipped)."""
         if not self.root.is_dir():

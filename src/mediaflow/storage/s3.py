@@ -365,6 +365,12 @@ class S3Store(ObjectStore):
         """A verified copy in the local cache (fetched on a miss)."""
         return self.cache.get(key, lambda dest: self._download(key, dest))
 
+    def delete(self, key: str) -> None:
+        """Remove object ``key`` from the bucket and this worker's cache (S3 deletes are
+        idempotent: a missing object is no error)."""
+        self._call("delete_object", "delete", key, Bucket=self.bucket, Key=self.object_name(key))
+        self.cache.forget(key)
+
     def release(self, key: str) -> None:
         """The caller is done decoding ``key``: its cached copy may be evicted."""
         self.cache.release(key)
