@@ -20,10 +20,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingLogStatus, ProcessingStage
+from mediaflow.db.enums import (
+    JobStatus,
+    MediaFileStatus,
+    MediaType,
+    ProcessingLogStatus,
+    ProcessingStage,
+)
 from mediaflow.db.models import AnalysisJob, MediaFile
 from mediaflow.errors import InvalidInput, MediaflowError, NotFound
-from mediaflow.media.detect import MediaType, sniff_media_type
+from mediaflow.media.detect import sniff_media_type
 from mediaflow.pipeline.log import LogEvent, add_event
 from mediaflow.runtime import Runtime
 from mediaflow.storage import StoredObject
