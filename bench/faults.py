@@ -2,12 +2,15 @@
 
     python bench/faults.py kills    --files 200 --workers 3 --kills 100
     python bench/faults.py restarts --files 200 --workers 2 --restarts 10 --outage 15
+    python bench/faults.py restarts --embedded --files 200 --workers 2 --restarts 10
     python bench/faults.py badfiles --files 1000
 
 Each prints a table of the invariants (every file final exactly once, no duplicate
 active results, no lost file) and the times. ``kills`` and ``badfiles`` use the
 PostgreSQL service on 127.0.0.1:5432 (a scratch database); ``restarts`` starts a
-private cluster (``tests/faults/cluster.py``) since it kills the postmaster.
+private cluster (``tests/faults/cluster.py``) since it kills the postmaster, or, with
+``--embedded``, runs ``mediaflow serve`` on the embedded database and kills its
+postmaster: serve itself must start it again (no person, no outside restart).
 Numbers: docs/RELIABILITY.md. The short versions run in the test suite
 (tests/faults/).
 """
@@ -15,7 +18,10 @@ Numbers: docs/RELIABILITY.md. The short versions run in the test suite
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -106,6 +112,105 @@ def restarts(args: argparse.Namespace, work: Path) -> None:
     _row("total time (s)", f"{seconds:.1f}")
 
 
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _answers(url: str) -> bool:
+    try:
+        fc._query(url, "SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+def embedded_restarts(args: argparse.Namespace, work: Path) -> None:
+    """kill -9 the embedded postmaster under ``mediaflow serve``; serve starts it again."""
+    import httpx
+
+    from mediaflow.db.embedded import embedded_url, stop_embedded
+    from tests.api.server import free_port
+
+    data_dir = work / "data"
+    data_dir.mkdir()
+    pgdata = data_dir / "pgdata"
+    env = fc._env(None, data_dir)
+    subprocess.run(
+        [sys.executable, "-m", "mediaflow", "db", "upgrade"], cwd=fc.REPO, env=env, check=True
+    )
+    port = free_port()
+    log = work / "serve.log"
+    server = fc.start_serve(None, data_dir, port, log, "--workers", str(args.workers))
+    started = time.monotonic()
+    back_s: list[float] = []
+    beat_s: list[float] = []
+    url = ""
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
+            except httpx.HTTPError:
+                return False
+
+        fc.wait_for(healthy, 300, "serve")
+        url = embedded_url(pgdata)  # this process holds a handle too; it never restarts it
+        fc.wait_for(lambda: len(fc.heartbeat_ages(url)) >= 1, 300, "serve's worker")
+        job_id = fc.queue_images(url, data_dir, work / "in", args.files)
+        done = 0
+        while done < args.restarts and fc.finished(url, job_id) < args.files:
+            time.sleep(1.0)
+            victim = _postmaster_pid(pgdata)
+            if victim is None:
+                continue
+            os.kill(victim, signal.SIGKILL)
+            killed = time.monotonic()
+            fc.wait_for(
+                lambda victim=victim: (
+                    _postmaster_pid(pgdata) not in (None, victim) and _answers(url)
+                ),
+                300,
+                "serve to start the database again",
+            )
+            back_s.append(time.monotonic() - killed)
+            fc.wait_for(
+                lambda killed=killed: all(
+                    age < time.monotonic() - killed for age in fc.heartbeat_ages(url)
+                ),
+                300,
+                "a heartbeat after the restart",
+            )
+            beat_s.append(time.monotonic() - killed)
+            done += 1
+        fc.wait_for(lambda: fc.finished(url, job_id) == args.files, 3600, "every file")
+        seconds = time.monotonic() - started
+        out = fc.outcome(url, job_id, [log])
+        alive = server.poll() is None
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(120)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if url:
+            stop_embedded(pgdata)
+    _header(
+        f"embedded PostgreSQL killed under serve: {args.files} files, {args.workers} "
+        f"files at once, {done} kills"
+    )
+    _row("files completed", out.by_status.get("completed", 0))
+    _row("files lost (not final)", out.lost)
+    _row("duplicate active results", out.duplicate_active)
+    _row("tasks handed back by the stall sweep", out.handed_back)
+    _row("serve alive at the end", alive)
+    _row("kill -> serve restarted it (max s)", f"{max(back_s, default=0):.1f}")
+    _row("kill -> heartbeat again (max s)", f"{max(beat_s, default=0):.1f}")
+    _row("total time (s)", f"{seconds:.1f}")
+
+
 def badfiles(args: argparse.Namespace, work: Path) -> None:
     """``--files`` damaged files in one job, analyzed in this process."""
     data_dir = work / "data"
@@ -137,13 +242,21 @@ def main() -> None:
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--restarts", type=int, default=10)
     r.add_argument("--outage", type=float, default=15.0)
+    r.add_argument(
+        "--embedded",
+        action="store_true",
+        help="kill the embedded server under mediaflow serve (which restarts it itself)",
+    )
     b = sub.add_parser("badfiles")
     b.add_argument("--files", type=int, default=1000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mediaflow-faults-"))
     work.chmod(0o755)
     try:
-        {"kills": kills, "restarts": restarts, "badfiles": badfiles}[args.campaign](args, work)
+        if args.campaign == "restarts" and args.embedded:
+            embedded_restarts(args, work)
+        else:
+            {"kills": kills, "restarts": restarts, "badfiles": badfiles}[args.campaign](args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

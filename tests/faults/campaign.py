@@ -37,23 +37,44 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def start_worker(
-    url: str, data_dir: Path, log: Path, concurrency: int = 1
-) -> subprocess.Popen[bytes]:
-    """A ``mediaflow worker`` process writing its output to ``log``."""
+def _env(url: str | None, data_dir: Path, **extra: str) -> dict[str, str]:
+    """This environment without MEDIAFLOW_*, plus the campaign's settings.
+
+    ``url`` None: the embedded database under ``data_dir``.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
+    if url is not None:
+        env["MEDIAFLOW_DATABASE_URL"] = url
     env.update(
-        MEDIAFLOW_DATABASE_URL=url,
         MEDIAFLOW_DATA_DIR=str(data_dir),
         MEDIAFLOW_WORKER_HEARTBEAT_S=HEARTBEAT_S,
         MEDIAFLOW_STALLED_AFTER_S=STALLED_S,
         PYTHONPATH=f"{REPO / 'src'}{os.pathsep}{REPO}",
+        **extra,
     )
+    return env
+
+
+def _mediaflow(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "mediaflow", "worker", "--concurrency", str(concurrency)],
+            [sys.executable, "-m", "mediaflow", *args],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
+
+
+def start_worker(
+    url: str, data_dir: Path, log: Path, concurrency: int = 1
+) -> subprocess.Popen[bytes]:
+    """A ``mediaflow worker`` process writing its output to ``log``."""
+    return _mediaflow(["worker", "--concurrency", str(concurrency)], _env(url, data_dir), log)
+
+
+def start_serve(
+    url: str | None, data_dir: Path, port: int, log: Path, *args: str, **settings: str
+) -> subprocess.Popen[bytes]:
+    """A ``mediaflow serve`` process on ``port`` (``url`` None: the embedded database)."""
+    return _mediaflow(["serve", "--port", str(port), *args], _env(url, data_dir, **settings), log)
 
 
 def queue_images(url: str, data_dir: Path, folder: Path, count: int) -> uuid.UUID:

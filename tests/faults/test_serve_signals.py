@@ -3,10 +3,7 @@ exits, and a file it was processing is not lost (another worker finishes it)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -24,23 +21,6 @@ pytestmark = [
 ]
 
 
-def _serve(url: str, data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
-    env.update(
-        MEDIAFLOW_DATABASE_URL=url,
-        MEDIAFLOW_DATA_DIR=str(data_dir),
-        MEDIAFLOW_WORKER_HEARTBEAT_S=fc.HEARTBEAT_S,
-        MEDIAFLOW_STALLED_AFTER_S=fc.STALLED_S,
-        MEDIAFLOW_SERVE_STOP_TIMEOUT_S="1",
-        PYTHONPATH=f"{fc.REPO / 'src'}{os.pathsep}{fc.REPO}",
-    )
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "mediaflow", "serve", "--port", str(port)],
-            cwd=fc.REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
 def _answers(base: str) -> bool:
     try:
         return httpx.get(f"{base}/healthz", timeout=5).status_code == 200
@@ -56,7 +36,7 @@ def test_serve_stops_on_a_signal_and_loses_no_file(tmp_path: Path, signum: int) 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = tmp_path / "serve.log"
-        server = _serve(url, data_dir, port, log)
+        server = fc.start_serve(url, data_dir, port, log, MEDIAFLOW_SERVE_STOP_TIMEOUT_S="1")
         try:
             fc.wait_for(lambda: _answers(base), 300, "the server")
             audio = mf.make_speech_audio(tmp_path / "speech.wav")
@@ -91,15 +71,7 @@ def test_serve_on_the_embedded_database_stops_it_on_sigterm(data_dir: Path, tmp_
     # go of the embedded server itself, or it outlives serve with a dead holder
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFLOW_")}
-    env.update(
-        MEDIAFLOW_DATA_DIR=str(data_dir), PYTHONPATH=f"{fc.REPO / 'src'}{os.pathsep}{fc.REPO}"
-    )
-    with open(tmp_path / "serve.log", "ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mediaflow", "serve", "--port", str(port), "--workers", "0"],
-            cwd=fc.REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    server = fc.start_serve(None, data_dir, port, tmp_path / "serve.log", "--workers", "0")
     try:
         fc.wait_for(lambda: _answers_at_all(base), 300, "the server")
         assert (data_dir / "pgdata" / "postmaster.pid").exists()
