@@ -51,7 +51,13 @@ def kills(args: argparse.Namespace, work: Path) -> None:
     data_dir.mkdir()
     with head_database(SERVICE_URL) as url:
         result = fc.run_worker_kills(
-            url, data_dir, work / "run", files=args.files, workers=args.workers, kills=args.kills
+            url,
+            data_dir,
+            work / "run",
+            files=args.files,
+            workers=args.workers,
+            kills=args.kills,
+            max_gap_s=args.max_gap,
         )
     out = result.outcome
     _header(f"worker kills: {args.files} files, {args.workers} workers, {result.kills} kills")
@@ -237,6 +243,7 @@ def main() -> None:
     k.add_argument("--files", type=int, default=200)
     k.add_argument("--workers", type=int, default=3)
     k.add_argument("--kills", type=int, default=100)
+    k.add_argument("--max-gap", type=float, default=2.0, help="most seconds between kills")
     r = sub.add_parser("restarts")
     r.add_argument("--files", type=int, default=200)
     r.add_argument("--workers", type=int, default=2)

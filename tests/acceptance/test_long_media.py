@@ -9,7 +9,6 @@ costing only that chunk.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import signal
 import subprocess
@@ -29,6 +28,7 @@ from mediaflow.pipeline.worker import run_worker
 from mediaflow.providers.base import MediaInput
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import files_finished, job_log, queue_job
+from tests import aio
 from tests.conftest import make_runtime
 from tests.talk_factory import make_talk
 from tests.workers import start_worker, stop_workers, wait_for
@@ -88,7 +88,7 @@ def test_a_long_file_is_split_processed_in_chunks_and_stitched(
     with make_runtime(head_db, data_dir, **CHUNKS) as runtime:
         job = ingest(runtime, [talk], name="long", providers=PROVIDERS)
         assert queue_job(runtime, job.job_id) == 1
-        asyncio.run(run_worker(runtime, 1, wait=False, install_signal_handlers=False))
+        aio.run(run_worker(runtime, 1, wait=False, install_signal_handlers=False))
         (media_file_id,) = [r[0] for r in _rows(runtime, "SELECT id FROM media_file")]
         assert isinstance(media_file_id, uuid.UUID)
 
@@ -170,7 +170,7 @@ def test_a_short_file_is_not_split(head_db: str, data_dir: Path, tmp_path: Path)
     with make_runtime(head_db, data_dir, **CHUNKS) as runtime:
         job = ingest(runtime, [clip], name="short", providers=["audio_features"])
         queue_job(runtime, job.job_id)
-        asyncio.run(run_worker(runtime, 1, wait=False, install_signal_handlers=False))
+        aio.run(run_worker(runtime, 1, wait=False, install_signal_handlers=False))
         assert _rows(runtime, "SELECT count(*) FROM processing_log WHERE details ? 'chunk'") == [
             (0,)
         ]

@@ -251,7 +251,15 @@ class KillOutcome:
 
 
 def run_worker_kills(
-    url: str, data_dir: Path, work: Path, *, files: int, workers: int, kills: int, seed: int = 5
+    url: str,
+    data_dir: Path,
+    work: Path,
+    *,
+    files: int,
+    workers: int,
+    kills: int,
+    seed: int = 5,
+    max_gap_s: float = 2.0,
 ) -> KillOutcome:
     """kill -9 a random worker at random moments (a new one takes its place each time)."""
     import random
@@ -267,7 +275,7 @@ def run_worker_kills(
         job_id = queue_images(url, data_dir, work / "in", files)
         done_kills = 0
         while done_kills < kills and finished(url, job_id) < files:
-            time.sleep(rng.uniform(0.2, 2.0))  # a random moment, not a wait for speed
+            time.sleep(rng.uniform(0.1, max_gap_s))  # a random moment, not a wait for speed
             victim = rng.randrange(workers)
             procs[victim].send_signal(signal.SIGKILL)
             procs[victim].wait()

@@ -3,7 +3,6 @@ restart of the database gives every worker a full silence window."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from types import SimpleNamespace
 
@@ -12,6 +11,7 @@ import procrastinate
 from mediaflow.pipeline.liveness import LivenessApp, ResilientWorker, silent_job_ids
 from mediaflow.queue import MEDIA_QUEUE
 from mediaflow.runtime import Runtime
+from tests import aio
 from tests.migration.helpers import query, run_sql
 
 
@@ -53,7 +53,7 @@ def test_a_pruned_worker_registers_again_and_takes_its_task_back(
             # its heartbeat is fresh: nobody hands its task out
             assert await silent_job_ids(app, MEDIA_QUEUE, 5) == []
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_silence_counts_from_the_database_start(head_db: str, runtime: Runtime) -> None:
@@ -83,5 +83,5 @@ def test_silence_counts_from_the_database_start(head_db: str, runtime: Runtime) 
             kept = await silent_job_ids(app, MEDIA_QUEUE, uptime + 600)
             return silent, kept
 
-    silent, kept = asyncio.run(scenario())
+    silent, kept = aio.run(scenario())
     assert len(silent) == 1 and kept == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 import wave
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from mediaflow.pipeline.worker import run_worker
 from mediaflow.queue import ALL_QUEUES
 from mediaflow.runtime import Runtime
 from mediaflow.services.jobs import queue_job
+from tests import aio
 from tests import media_factory as mf
 from tests.conftest import make_runtime
 from tests.migration.helpers import query
@@ -74,7 +74,7 @@ def test_files_go_to_their_kinds_queue_and_a_worker_takes_only_its_own(
     }
 
     # an image-only machine: the image is done, the others keep waiting for their workers
-    asyncio.run(
+    aio.run(
         run_worker(runtime_here, 1, wait=False, install_signal_handlers=False, queues=["image"])
     )
     status = _status(head_db, result.job_id)
@@ -82,7 +82,7 @@ def test_files_go_to_their_kinds_queue_and_a_worker_takes_only_its_own(
     assert status["tone.wav"] == status["mystery.bin"] == "pending"
 
     # a worker with the default queues takes everything that is left
-    asyncio.run(run_worker(runtime_here, 1, wait=False, install_signal_handlers=False))
+    aio.run(run_worker(runtime_here, 1, wait=False, install_signal_handlers=False))
     status = _status(head_db, result.job_id)
     assert status["tone.wav"] == "completed"
     assert status["mystery.bin"] == "failed"  # not media: fails alone, with its reason
@@ -95,7 +95,7 @@ def test_a_reanalysis_goes_to_the_probed_kinds_queue(
     image = mf.make_text_image(tmp_path / "scan.png", "SCAN")
     result = ingest(runtime_here, [image], name="again", providers=["image_features"])
     queue_job(runtime_here, result.job_id)
-    asyncio.run(run_worker(runtime_here, 1, wait=False, install_signal_handlers=False))
+    aio.run(run_worker(runtime_here, 1, wait=False, install_signal_handlers=False))
     (media_id,) = result.media_file_ids
     runtime_here.queue.defer_files([media_id])
     rows = query(

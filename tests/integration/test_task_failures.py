@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from mediaflow.pipeline.ingest import ingest
 from mediaflow.pipeline.worker import process_file, run_worker
 from mediaflow.queue import TaskQueue
 from mediaflow.runtime import Runtime
+from tests import aio
 from tests import media_factory as mf
 
 
@@ -41,7 +41,7 @@ def _run_task(runtime: Runtime, file_id: uuid.UUID, attempts: int, processor) ->
     TaskQueue(runtime.db, connector=connector).defer_files([file_id])
     for job in connector.jobs.values():
         job["attempts"] = attempts
-    asyncio.run(
+    aio.run(
         run_worker(
             runtime, 1, wait=False, install_signal_handlers=False,
             connector=connector, processor=processor,

@@ -9,7 +9,6 @@ same values (times in UTC with "Z", as pydantic writes them).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any
@@ -22,6 +21,7 @@ from mediaflow.errors import DatabaseUnavailable, NotFound
 from mediaflow.runtime import Runtime
 from mediaflow.services.job_reads import job_detail_json
 from mediaflow.services.jobs import get_job
+from tests import aio
 
 
 def _fast(runtime: Runtime, job_id: uuid.UUID) -> bytes:
@@ -32,7 +32,7 @@ def _fast(runtime: Runtime, job_id: uuid.UUID) -> bytes:
         finally:
             await reads.close()
 
-    return asyncio.run(read())
+    return aio.run(read())
 
 
 def _insert(runtime: Runtime, sql: str, **params: Any) -> Any:
@@ -164,4 +164,4 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
             await reads.close()
 
     with pytest.raises(DatabaseUnavailable, match="cannot reach"):
-        asyncio.run(read())
+        aio.run(read())

@@ -7,7 +7,6 @@ What is ours here: the task's name, queue and arguments, one queued task per fil
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from mediaflow.errors import Refused
 from mediaflow.pipeline.worker import run_worker
 from mediaflow.queue import MEDIA_QUEUE, PROCESS_FILE_TASK, TaskQueue, file_lock
 from mediaflow.runtime import Runtime
+from tests import aio
 
 NO_DATABASE = "postgresql://nobody@127.0.0.1:1/none"  # never reached in these tests
 
@@ -103,7 +103,7 @@ def test_the_worker_hands_each_task_to_its_runtime(
         seen.append((rt, media_file_id, providers))
         return "completed"
 
-    asyncio.run(
+    aio.run(
         run_worker(
             runtime, 1, wait=False, install_signal_handlers=False,
             connector=connector, processor=processor,

@@ -8,6 +8,7 @@ from pathlib import Path
 from mediaflow.api.lifecycle import InProcessWorker
 from mediaflow.config import Settings
 from mediaflow.runtime import Runtime
+from tests import aio
 
 NO_DATABASE = "postgresql://nobody@127.0.0.1:1/none"  # never reached
 
@@ -40,7 +41,7 @@ def test_a_file_that_does_not_finish_is_abandoned(tmp_path: Path) -> None:
         await task
         return worker.abandoned, still_running
 
-    abandoned, still_running = asyncio.run(scenario())
+    abandoned, still_running = aio.run(scenario())
     assert abandoned and still_running
 
 
@@ -55,4 +56,4 @@ def test_a_worker_that_stops_in_time_is_not_abandoned(tmp_path: Path) -> None:
         await worker.stop()
         return worker.abandoned
 
-    assert asyncio.run(scenario()) is False
+    assert aio.run(scenario()) is False
