@@ -45,6 +45,15 @@ def _header(title: str) -> None:
     print(f"\n{title}\n| {'measure':<38} | {'value':>14} |\n|{'-' * 40}|{'-' * 16}:|")
 
 
+def _invariants(out: fc.Outcome) -> None:
+    """The rows every database campaign reports: final, lost, duplicated, handed back."""
+    _row("files completed", out.by_status.get("completed", 0))
+    _row("files failed", out.by_status.get("failed", 0))
+    _row("files lost (not final)", out.lost)
+    _row("duplicate active results", out.duplicate_active)
+    _row("tasks handed back by the stall sweep", out.handed_back)
+
+
 def kills(args: argparse.Namespace, work: Path) -> None:
     """kill -9 random workers at random moments over one job."""
     data_dir = work / "data"
@@ -61,11 +70,7 @@ def kills(args: argparse.Namespace, work: Path) -> None:
         )
     out = result.outcome
     _header(f"worker kills: {args.files} files, {args.workers} workers, {result.kills} kills")
-    _row("files completed", out.by_status.get("completed", 0))
-    _row("files failed", out.by_status.get("failed", 0))
-    _row("files lost (not final)", out.lost)
-    _row("duplicate active results", out.duplicate_active)
-    _row("tasks handed back by the stall sweep", out.handed_back)
+    _invariants(out)
     _row("files started more than once", sum(1 for n in out.runs_per_file.values() if n > 1))
     _row("total time (s)", f"{result.seconds:.1f}")
     _row("last kill -> every file final (s)", f"{result.recover_s:.1f}")
@@ -109,10 +114,7 @@ def restarts(args: argparse.Namespace, work: Path) -> None:
         f"PostgreSQL restarts: {args.files} files, {args.workers} workers, {done} restarts "
         f"of {args.outage:g} s"
     )
-    _row("files completed", out.by_status.get("completed", 0))
-    _row("files lost (not final)", out.lost)
-    _row("duplicate active results", out.duplicate_active)
-    _row("tasks handed back by the stall sweep", out.handed_back)
+    _invariants(out)
     _row("workers alive at the end", sum(1 for p in procs if p.returncode in (0, -15)))
     _row("restart -> all heartbeats (max s)", f"{max(beat_again, default=0):.1f}")
     _row("total time (s)", f"{seconds:.1f}")
@@ -207,10 +209,7 @@ def embedded_restarts(args: argparse.Namespace, work: Path) -> None:
         f"embedded PostgreSQL killed under serve: {args.files} files, {args.workers} "
         f"files at once, {done} kills"
     )
-    _row("files completed", out.by_status.get("completed", 0))
-    _row("files lost (not final)", out.lost)
-    _row("duplicate active results", out.duplicate_active)
-    _row("tasks handed back by the stall sweep", out.handed_back)
+    _invariants(out)
     _row("serve alive at the end", alive)
     _row("kill -> serve restarted it (max s)", f"{max(back_s, default=0):.1f}")
     _row("kill -> heartbeat again (max s)", f"{max(beat_s, default=0):.1f}")
