@@ -191,9 +191,10 @@ class Settings(BaseSettings):
         "dated defaults of mediaflow.providers.cloud.pricing (JSON; merged over them).",
     )
     # --- long media and transcription speed (issue 14, items 5 and 7) ---
-    whisper_decoding: Literal["sequential", "batched"] = Field(
-        default="sequential",
-        description="faster-whisper decoding: sequential 30 s windows, or batched VAD chunks "
+    whisper_decoding: Literal["pauses", "sequential", "batched"] = Field(
+        default="pauses",
+        description="faster-whisper decoding: windows cut at pauses (a chunk of a long file "
+        "hears what the whole file would), sequential 30 s windows, or batched VAD chunks "
         "(bench/transcription_modes.py compares them).",
     )
     whisper_batch_size: int = Field(

@@ -1,4 +1,5 @@
-"""Long media in chunks: a 40 s talk cut into 13-15 s chunks, each a queue task of its own.
+"""Long media in chunks: a 62 s talk cut into three chunks (edges on the 24 s pause
+anchors), each a queue task of its own.
 
 Small thresholds keep it fast; the real sizes are measured by bench/long_video.py.
 Checked: the stitched transcript against the one of the whole file (same provider,
@@ -33,8 +34,8 @@ from tests.conftest import make_runtime
 from tests.talk_factory import make_talk
 from tests.workers import start_worker, stop_workers, wait_for
 
-SECONDS = 40
-CHUNKS = {"chunk_threshold_s": 20.0, "chunk_length_s": 15.0, "chunk_overlap_s": 3.0}
+SECONDS = 62
+CHUNKS = {"chunk_threshold_s": 20.0, "chunk_length_s": 20.0, "chunk_overlap_s": 5.0}
 PROVIDERS = ["faster_whisper", "rapidocr"]
 
 
@@ -44,8 +45,8 @@ def _normalise(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 40 s talk, 640x360, a new slide every 10 s, espeak-ng speech throughout."""
-    return make_talk(tmp_path_factory.mktemp("talk") / "talk.mp4", SECONDS, slide_s=10,
+    """A 62 s talk, 640x360, a new slide every 15 s, espeak-ng speech throughout."""
+    return make_talk(tmp_path_factory.mktemp("talk") / "talk.mp4", SECONDS, slide_s=15,
                      size=(640, 360))  # fmt: skip
 
 
@@ -98,7 +99,7 @@ def test_a_long_file_is_split_processed_in_chunks_and_stitched(
         )
         assert len(plan) == 1
         chunks = plan[0][0]
-        assert isinstance(chunks, list) and len(chunks) == 3  # 40 s / 15 s, equal chunks
+        assert isinstance(chunks, list) and len(chunks) == 3  # [0, 24), [24, 48), [48, 62]
         assert chunks[0]["start_s"] == 0 and chunks[-1]["end_s"] == pytest.approx(SECONDS, abs=0.1)
         _assert_each_chunk_once(runtime, media_file_id, 3)
 
@@ -143,14 +144,15 @@ def test_a_long_file_is_split_processed_in_chunks_and_stitched(
         whole = runtime.providers.transcriber("faster_whisper").transcribe(
             MediaInput(path=talk, media_type=MediaType.VIDEO, audio_path=wav)
         )
+        # chunks cut at the pauses the whole file is cut at hear what it hears (issue 14: 1%)
         error = jiwer.wer(_normalise(whole.text), _normalise(text))
-        assert error <= 0.05, f"WER {error:.3f}\nwhole:   {whole.text}\nchunked: {text}"
+        assert error <= 0.01, f"WER {error:.3f}\nwhole:   {whole.text}\nchunked: {text}"
         words = [w for s in segments for w in s["words"]]
         starts = [w["start"] for w in words]
         assert starts == sorted(starts), "words out of order: a boundary was stitched twice"
         assert all(0 <= w["start"] <= w["end"] <= SECONDS + 0.5 for w in words)
 
-        # every slide (one per 10 s) was seen by OCR, and frames carry the file's times
+        # every slide (one per 15 s) was seen by OCR, and frames carry the file's times
         (ocr,) = _rows(runtime, "SELECT result FROM analysis_result WHERE analysis_type = 'ocr'")
         result = ocr[0]
         assert isinstance(result, dict)
@@ -241,6 +243,12 @@ def test_a_worker_killed_mid_chunk_costs_only_that_chunk(
 
         worker_pool.append(_start_worker(head_db, data_dir))
         wait_for(lambda: files_finished(runtime, job.job_id) == 1, 300, worker_pool)
+        # the job settles in the finalizer's next transaction, just after the file
+        wait_for(
+            lambda: _rows(runtime, "SELECT status::text FROM analysis_job") == [("completed",)],
+            300,
+            worker_pool,
+        )
         (media_file_id,) = [r[0] for r in _rows(runtime, "SELECT id FROM media_file")]
         assert isinstance(media_file_id, uuid.UUID)
         _assert_each_chunk_once(runtime, media_file_id, 3)

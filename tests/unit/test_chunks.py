@@ -8,6 +8,7 @@ import pytest
 
 from mediaflow.pipeline.chunks import Chunk, merge_analyses, plan_chunks, stitch_transcripts
 from mediaflow.providers.base import AnalysisOutput, Segment, TranscriptOutput, Word
+from mediaflow.providers.transcription.pause_windows import REACH_S, SPACING_S
 
 
 def test_a_file_up_to_the_threshold_is_not_split() -> None:
@@ -19,15 +20,26 @@ def test_a_file_up_to_the_threshold_is_not_split() -> None:
     assert plan_chunks(21.0, threshold_s=20.0, length_s=30.0, overlap_s=3.0) == []
 
 
-def test_chunks_tile_the_file_and_their_audio_overlaps() -> None:
-    chunks = plan_chunks(40.0, threshold_s=20.0, length_s=15.0, overlap_s=3.0)
-    assert [c.index for c in chunks] == [0, 1, 2]
-    assert chunks[0].start_s == 0 and chunks[-1].end_s == 40.0
+def test_chunks_tile_the_file_on_pause_anchors_and_their_audio_overlaps() -> None:
+    chunks = plan_chunks(62.0, threshold_s=20.0, length_s=20.0, overlap_s=5.0)
+    assert [(c.start_s, c.end_s) for c in chunks] == [(0, 24.0), (24.0, 48.0), (48.0, 62.0)]
     for before, after in itertools.pairwise(chunks):
         assert before.end_s == after.start_s  # no gap, no overlap of owned spans
-        assert before.audio_end_s == pytest.approx(before.end_s + 3.0)
-        assert after.audio_start_s == pytest.approx(after.start_s - 3.0)
-    assert chunks[0].audio_start_s == 0 and chunks[-1].audio_end_s == 40.0
+        assert before.end_s % SPACING_S == 0  # on an anchor of the pause windows
+        assert before.audio_end_s == pytest.approx(before.end_s + 5.0)
+        assert after.audio_start_s == pytest.approx(after.start_s - 5.0)
+    assert chunks[0].audio_start_s == 0 and chunks[-1].audio_end_s == 62.0
+    # exactly half a spacing before the end is no anchor of the whole file: no edge there
+    assert [c.end_s for c in plan_chunks(60.0, threshold_s=20, length_s=20, overlap_s=5)] == [
+        24.0,
+        60.0,
+    ]
+    # too small an overlap for the pause search is widened to its reach
+    narrow = plan_chunks(62.0, threshold_s=20.0, length_s=20.0, overlap_s=1.0)
+    assert all(c.end_s - c.audio_start_s > REACH_S for c in narrow[1:])
+    # no chunk edge in the last half spacing: the whole file has no anchor there
+    assert plan_chunks(40.0, threshold_s=20.0, length_s=15.0, overlap_s=3.0)[-1].start_s == 24.0
+    assert plan_chunks(30.0, threshold_s=20.0, length_s=15.0, overlap_s=3.0) == []
     hour = plan_chunks(3600.0, threshold_s=1800, length_s=600, overlap_s=5)
     assert len(hour) == 6 and all(c.duration_s == pytest.approx(600) for c in hour)
     assert Chunk.from_dict(hour[3].as_dict()) == hour[3]
@@ -48,6 +60,18 @@ def _transcript(words: list[tuple[str, float, float]]) -> TranscriptOutput:
 SPOKEN = [("the", 8.0, 8.3), ("quick", 8.4, 8.9), ("brown", 9.0, 9.5), ("fox", 9.7, 10.3),
           ("jumps", 10.6, 11.0), ("over", 11.1, 11.5)]  # fmt: skip
 CHUNKS = [Chunk(0, 0.0, 10.0, 0.0, 12.0), Chunk(1, 10.0, 20.0, 8.0, 20.0)]
+
+
+def test_transcripts_that_name_their_span_are_joined_where_the_later_one_starts() -> None:
+    # pause decoding: each chunk answers for [its start cut, its end cut), both cut at
+    # the pause the whole file is cut at (9.4 s, between "brown" and "fox")
+    earlier = _transcript(SPOKEN[:3])
+    earlier.details["span_s"] = [0.0, 9.4]
+    later = _transcript(SPOKEN[3:])
+    later.details["span_s"] = [9.4, 20.0]
+    stitched = stitch_transcripts(CHUNKS, [earlier, later])
+    assert stitched.text == "the quick brown fox jumps over"
+    assert stitched.details["chunk_cuts_s"] == [9.4]
 
 
 def test_a_word_across_the_edge_is_kept_once() -> None:

@@ -352,6 +352,9 @@ def _keyframes(
 
 def _shift_transcript(output: TranscriptOutput, offset: float) -> dict[str, Any]:
     data = dataclasses.asdict(output)
+    span = data["details"].get("span_s")
+    if span:  # the part of the file the transcript answers for (pause-cut decoding)
+        data["details"]["span_s"] = [round(t + offset, 3) for t in span]
     for segment in data["segments"]:
         segment["start"] = round(segment["start"] + offset, 3)
         segment["end"] = round(segment["end"] + offset, 3)
@@ -408,7 +411,7 @@ def _work(
                 keyframes = _keyframes(runtime, sample.shots, video_offset, chunk)
                 step.details.update(sample.details, frames=len(frames), keyframes=len(keyframes),
                                     offset_s=round(video_offset, 3))  # fmt: skip
-        media = _media(piece, state, frames, audio, chunk)
+        media = _media(piece, state, frames, audio, chunk, last=chunk.index == chunks - 1)
         try:
             outcome = pipeline.run_providers(file, selection, media, timer)
         finally:
@@ -440,12 +443,20 @@ def _work(
 
 
 def _media(
-    piece: Path, state: _State, frames: list[Frame], audio: Path | None, chunk: Chunk
+    piece: Path,
+    state: _State,
+    frames: list[Frame],
+    audio: Path | None,
+    chunk: Chunk,
+    *,
+    last: bool,
 ) -> MediaInput:
     return MediaInput(
         path=piece, media_type=state.media_type or MediaType.VIDEO, frames=frames,
         audio_path=audio, duration_s=chunk.audio_end_s - chunk.audio_start_s,
         name=f"{state.file.original_name} [{chunk.start_s:.0f}-{chunk.end_s:.0f} s]",
+        audio_offset_s=chunk.audio_start_s,
+        span_s=(chunk.start_s if chunk.index else None, None if last else chunk.end_s),
     )  # fmt: skip
 
 

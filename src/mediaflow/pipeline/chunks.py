@@ -3,14 +3,18 @@
 Pure functions, no I/O (``pipeline.chunked`` runs them on the queue):
 
 - ``plan_chunks``: a file longer than the threshold is cut into chunks of about
-  ``length_s`` (the last one absorbs a short remainder). Each chunk owns
-  ``[start_s, end_s)``; its audio reaches ``overlap_s`` beyond both edges, so that a
-  word cut by a chunk edge is heard whole by both neighbours.
-- ``stitch_transcripts``: each boundary is cut at a pause both neighbours agree on
-  (a gap between words of the earlier chunk that no word of the later chunk spans),
-  the nearest such pause to the nominal edge; each chunk keeps its words before the
-  cut, the next chunk those after it. A word is kept by exactly one chunk, so none is
-  duplicated or lost (barring words the two chunks heard differently).
+  ``length_s``, their edges on the transcription's pause anchors (every 24 s). Each
+  chunk owns ``[start_s, end_s)``; its audio reaches ``overlap_s`` (at least the
+  pause search's reach) beyond both edges.
+- ``stitch_transcripts``: a transcript that says which part of the file it answers
+  for (``details["span_s"]``, faster-whisper's pause decoding: the chunk's edges cut
+  at the pauses the whole file is cut at) is kept whole, the next one starting where
+  it ends: the words are the whole file's. Other transcripts (cloud providers) are cut
+  at a pause both neighbours agree on (a gap between words of the earlier chunk that
+  no word of the later chunk spans), the nearest such pause to the nominal edge; each
+  chunk keeps its words before the cut, the next chunk those after it. A word is kept
+  by exactly one chunk, so none is duplicated or lost (barring words the two chunks
+  heard differently).
 - ``merge_analyses``: per (analysis type), the chunks' results become one: their
   ``frames`` lists are concatenated (frame times are already the file's; frame
   ``index`` numbers run on across chunks), lists of
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediaflow.providers.base import AnalysisOutput, Segment, TranscriptOutput, Word
+from mediaflow.providers.transcription.pause_windows import REACH_S, SPACING_S
 
 __all__ = ["Chunk", "merge_analyses", "plan_chunks", "stitch_transcripts"]
 
@@ -75,30 +80,36 @@ def plan_chunks(
     """The chunks of a file of ``duration_s``; empty when it is not split.
 
     Not split: unknown duration, ``threshold_s`` 0 (splitting off), a file no longer
-    than the threshold, or one that would make a single chunk anyway.
+    than the threshold, or one that would make a single chunk anyway. Inner edges lie
+    on the transcription's pause anchors (every ``SPACING_S``, none in the last half
+    spacing), and the audio reaches at least ``REACH_S`` beyond them, so that each
+    chunk finds the cuts the whole file would find (``pause_windows``).
     """
     if length_s <= 0 or overlap_s < 0:
         raise ValueError("chunk length must be positive and the overlap not negative")
     if not duration_s or threshold_s <= 0 or duration_s <= threshold_s:
         return []
     count = max(1, round(duration_s / length_s))
-    if count < 2:
+    step = duration_s / count  # about equal chunks: no 2-second straggler at the end
+    # the anchors the whole file is cut at: those less than half a spacing before its end
+    last_anchor = math.ceil((duration_s - SPACING_S / 2) / SPACING_S) - 1
+    edges = sorted(
+        {min(last_anchor, max(1, round(i * step / SPACING_S))) for i in range(1, count)} - {0}
+    )
+    bounds = [0.0, *(round(anchor * SPACING_S, 3) for anchor in edges), round(duration_s, 3)]
+    if len(bounds) < 3:
         return []
-    step = duration_s / count  # equal chunks: no 2-second straggler at the end
-    chunks = []
-    for index in range(count):
-        start = round(index * step, 3)
-        end = round(duration_s if index == count - 1 else (index + 1) * step, 3)
-        chunks.append(
-            Chunk(
-                index=index,
-                start_s=start,
-                end_s=end,
-                audio_start_s=round(max(0.0, start - overlap_s), 3),
-                audio_end_s=round(min(duration_s, end + overlap_s), 3),
-            )
+    reach = max(overlap_s, REACH_S + 0.5)  # half a second to spare for rounding
+    return [
+        Chunk(
+            index=index,
+            start_s=start,
+            end_s=end,
+            audio_start_s=round(max(0.0, start - reach), 3),
+            audio_end_s=round(min(duration_s, end + reach), 3),
         )
-    return chunks
+        for index, (start, end) in enumerate(itertools.pairwise(bounds))
+    ]
 
 
 # ----------------------------------------------------------------------------- transcripts
@@ -171,8 +182,13 @@ def stitch_transcripts(
     """One transcript from the chunks' transcripts (their times already the file's)."""
     if not outputs or len(chunks) != len(outputs):
         raise ValueError("one transcript per chunk is needed")
+    spans = [o.details.get("span_s") for o in outputs]
     cuts = [-math.inf]
     for index in range(1, len(chunks)):
+        earlier, later = spans[index - 1], spans[index]
+        if earlier and later:  # each answers for its span: cut where the later one starts
+            cuts.append(float(later[0]))
+            continue
         overlap = chunks[index - 1].audio_end_s - chunks[index - 1].end_s
         window = max(0.5, overlap * 0.6)
         cuts.append(_cut_between(outputs[index - 1], outputs[index], chunks[index].start_s, window))

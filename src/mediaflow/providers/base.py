@@ -61,6 +61,10 @@ class MediaInput:
     observed: Mapping[str, Any] = field(default_factory=dict)
     # the job's options, for providers that take per-job choices (``model``, ``max_speakers``)
     options: Mapping[str, Any] = field(default_factory=dict)
+    # a chunk of a long file: the file time of the audio's first sample, and the part of
+    # the file (start, end; None: the audio's own edge) this chunk answers for
+    audio_offset_s: float = 0.0
+    span_s: tuple[float | None, float | None] = (None, None)
 
     @property
     def label(self) -> str:

@@ -40,6 +40,7 @@ from mediaflow.providers.base import (
     Word,
 )
 from mediaflow.providers.transcription.language import Detection, LanguageRouter
+from mediaflow.providers.transcription.pause_windows import AudioSpan
 from mediaflow.providers.transcription.whisper_decoding import decode
 from mediaflow.providers.transcription.whisper_models import (
     base_dir,
@@ -187,13 +188,14 @@ class FasterWhisperProvider(Transcriber):
         choice = self.router.choose(media, model, self._loaded_path or self.model_path or Path("?"))
         model = choice.model
         try:
-            raw_segments, info = decode(
+            raw_segments, info, covered = decode(
                 model,
                 str(media.audio_path),
                 mode=self.settings.whisper_decoding,
-                language=self.language,
+                language=self.language or _detected(choice.detection, model),
                 beam_size=self.beam_size,
                 batch_size=self.settings.whisper_batch_size,
+                span=AudioSpan.of_seconds(media.audio_offset_s, *media.span_s),
             )
         except ProviderError:
             raise
@@ -257,6 +259,8 @@ class FasterWhisperProvider(Transcriber):
                 "vad_filter": True,
                 "condition_on_previous_text": False,
                 "language_probability": round(float(info.language_probability), 4),
+                # the seconds of the audio these segments answer for (pauses decoding)
+                "span_s": [round(t, 3) for t in covered] if covered else None,
                 "duration_s": round(float(info.duration), 3),
                 "duration_after_vad_s": round(float(info.duration_after_vad), 3),
                 "confidence_method": "mean word probability",
@@ -264,6 +268,12 @@ class FasterWhisperProvider(Transcriber):
                 "load_seconds": round(self.load_seconds, 3) if self.load_seconds else None,
             },
         )
+
+
+def _detected(detection: Detection | None, model: Any) -> str | None:
+    """The language identified for the file, for a multilingual model (None: let it say)."""
+    multilingual = bool(getattr(getattr(model, "model", None), "is_multilingual", False))
+    return detection.language if detection is not None and multilingual else None
 
 
 def _mean(values: list[float]) -> float | None:
