@@ -1,4 +1,5 @@
-"""Sequential vs batched faster-whisper decoding: real-time factor and word error rate.
+"""Pause windows vs sequential vs batched faster-whisper decoding: real-time factor and
+word error rate.
 
     python bench/transcription_modes.py                # ~3 minutes of speech, 3 runs each
     python bench/transcription_modes.py --repeat 1 --runs 1   # a quick look
@@ -88,10 +89,10 @@ def main() -> None:
         media = MediaInput(path=wav, media_type=MediaType.AUDIO, audio_path=wav, name="speech")
         base = Settings()
         modes: dict[str, FasterWhisperProvider] = {
-            "sequential": FasterWhisperProvider(
-                base.model_copy(update={"whisper_decoding": "sequential"}),
-                cpu_threads=args.threads,
+            mode: FasterWhisperProvider(
+                base.model_copy(update={"whisper_decoding": mode}), cpu_threads=args.threads
             )
+            for mode in ("sequential", "pauses")
         }
         for size in args.batch_sizes:
             settings = base.model_copy(

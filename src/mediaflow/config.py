@@ -212,8 +212,9 @@ class Settings(BaseSettings):
     chunk_overlap_s: float = Field(
         default=5.0,
         ge=0,
-        description="Audio each chunk transcribes beyond its edges, so that words cut by a "
-        "chunk boundary are heard whole by one of the two chunks.",
+        description="Audio each chunk reads beyond its edges, so that words cut by a chunk "
+        "boundary are heard whole by one of the two chunks (widened to the pause search's "
+        "reach, 5.65 s, where smaller).",
     )
     # --- people, speakers, languages (issue 12) ---
     face_score_threshold: float = Field(

@@ -1,4 +1,4 @@
-"""Long media in chunks: a 62 s talk cut into three chunks (edges on the 24 s pause
+"""Long media in chunks: a 62 s talk cut into three chunks (edges on the 20 s pause
 anchors), each a queue task of its own.
 
 Small thresholds keep it fast; the real sizes are measured by bench/long_video.py.
@@ -99,7 +99,7 @@ def test_a_long_file_is_split_processed_in_chunks_and_stitched(
         )
         assert len(plan) == 1
         chunks = plan[0][0]
-        assert isinstance(chunks, list) and len(chunks) == 3  # [0, 24), [24, 48), [48, 62]
+        assert isinstance(chunks, list) and len(chunks) == 3  # [0, 20), [20, 40), [40, 62]
         assert chunks[0]["start_s"] == 0 and chunks[-1]["end_s"] == pytest.approx(SECONDS, abs=0.1)
         _assert_each_chunk_once(runtime, media_file_id, 3)
 

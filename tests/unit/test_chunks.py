@@ -21,24 +21,24 @@ def test_a_file_up_to_the_threshold_is_not_split() -> None:
 
 
 def test_chunks_tile_the_file_on_pause_anchors_and_their_audio_overlaps() -> None:
-    chunks = plan_chunks(62.0, threshold_s=20.0, length_s=20.0, overlap_s=5.0)
-    assert [(c.start_s, c.end_s) for c in chunks] == [(0, 24.0), (24.0, 48.0), (48.0, 62.0)]
+    chunks = plan_chunks(62.0, threshold_s=20.0, length_s=20.0, overlap_s=6.0)
+    assert [(c.start_s, c.end_s) for c in chunks] == [(0, 20.0), (20.0, 40.0), (40.0, 62.0)]
     for before, after in itertools.pairwise(chunks):
         assert before.end_s == after.start_s  # no gap, no overlap of owned spans
         assert before.end_s % SPACING_S == 0  # on an anchor of the pause windows
-        assert before.audio_end_s == pytest.approx(before.end_s + 5.0)
-        assert after.audio_start_s == pytest.approx(after.start_s - 5.0)
+        assert before.audio_end_s == pytest.approx(before.end_s + 6.0)
+        assert after.audio_start_s == pytest.approx(after.start_s - 6.0)
     assert chunks[0].audio_start_s == 0 and chunks[-1].audio_end_s == 62.0
     # exactly half a spacing before the end is no anchor of the whole file: no edge there
-    assert [c.end_s for c in plan_chunks(60.0, threshold_s=20, length_s=20, overlap_s=5)] == [
-        24.0,
-        60.0,
+    assert [c.end_s for c in plan_chunks(50.0, threshold_s=20, length_s=16, overlap_s=5)] == [
+        20.0,
+        50.0,
     ]
     # too small an overlap for the pause search is widened to its reach
     narrow = plan_chunks(62.0, threshold_s=20.0, length_s=20.0, overlap_s=1.0)
     assert all(c.end_s - c.audio_start_s > REACH_S for c in narrow[1:])
     # no chunk edge in the last half spacing: the whole file has no anchor there
-    assert plan_chunks(40.0, threshold_s=20.0, length_s=15.0, overlap_s=3.0)[-1].start_s == 24.0
+    assert plan_chunks(40.0, threshold_s=20.0, length_s=15.0, overlap_s=3.0)[-1].start_s == 20.0
     assert plan_chunks(30.0, threshold_s=20.0, length_s=15.0, overlap_s=3.0) == []
     hour = plan_chunks(3600.0, threshold_s=1800, length_s=600, overlap_s=5)
     assert len(hour) == 6 and all(c.duration_s == pytest.approx(600) for c in hour)

@@ -14,6 +14,7 @@ import pytest
 from mediaflow.providers.transcription.pause_windows import (
     REACH_S,
     SAMPLE_RATE,
+    SEARCH_S,
     SPACING_S,
     AudioSpan,
     pause_cuts,
@@ -50,7 +51,7 @@ def test_chunks_find_the_cuts_the_whole_recording_finds(seed: int) -> None:
     pauses = [(float(t), float(rng.uniform(0.15, 0.6))) for t in np.arange(2.0, 200.0, 4.3)]
     samples = _speech_like(200.0, seed, pauses)
     whole = pause_cuts(samples)
-    edges = [0.0, 72.0, 144.0, None]  # chunk edges on anchors (multiples of 24 s)
+    edges = [0.0, 60.0, 140.0, None]  # chunk edges on anchors (multiples of SPACING_S)
     stitched: list[int] = []
     for start, end in itertools.pairwise(edges):
         assert start is not None
@@ -60,7 +61,7 @@ def test_chunks_find_the_cuts_the_whole_recording_finds(seed: int) -> None:
 
 
 def test_cuts_fall_in_pauses_and_windows_fit_whisper() -> None:
-    pauses = [(t, 0.4) for t in (22.0, 47.5, 71.0, 95.2, 118.0)]
+    pauses = [(t, 0.4) for t in (18.0, 43.5, 61.0, 77.2, 101.0)]  # near 20, 40, ... 100 s
     samples = _speech_like(130.0, 7, pauses)
     cuts = pause_cuts(samples)
     assert cuts[0] == 0 and cuts[-1] == len(samples)
@@ -69,7 +70,7 @@ def test_cuts_fall_in_pauses_and_windows_fit_whisper() -> None:
     lengths = [(b - a) / RATE for a, b in itertools.pairwise(cuts)]
     assert all(length <= 30.0 for length in lengths[:-1])
     # the last window takes the remainder: at most a spacing and a half, plus the search
-    assert lengths[-1] <= SPACING_S * 1.5 + 3.0
+    assert lengths[-1] <= SPACING_S * 1.5 + SEARCH_S
 
 
 def test_short_and_silent_recordings() -> None:
@@ -77,4 +78,4 @@ def test_short_and_silent_recordings() -> None:
     assert pause_cuts(np.zeros(0, dtype=np.int16)) == [0]
     silent = pause_cuts(np.zeros(RATE * 100, dtype=np.int16))
     # all quiet: each cut at its anchor (nearest wins a tie)
-    assert silent[1:-1] == [round(k * SPACING_S * RATE) for k in (1, 2, 3)]
+    assert silent[1:-1] == [round(k * SPACING_S * RATE) for k in (1, 2, 3, 4)]

@@ -3,7 +3,7 @@
 Pure functions, no I/O (``pipeline.chunked`` runs them on the queue):
 
 - ``plan_chunks``: a file longer than the threshold is cut into chunks of about
-  ``length_s``, their edges on the transcription's pause anchors (every 24 s). Each
+  ``length_s``, their edges on the transcription's pause anchors (every 20 s). Each
   chunk owns ``[start_s, end_s)``; its audio reaches ``overlap_s`` (at least the
   pause search's reach) beyond both edges.
 - ``stitch_transcripts``: a transcript that says which part of the file it answers

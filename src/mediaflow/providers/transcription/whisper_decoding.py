@@ -29,6 +29,7 @@ import wave
 from collections.abc import Iterable
 from typing import Any, Literal
 
+import ctranslate2
 import numpy as np
 
 from mediaflow.providers.transcription.pause_windows import SAMPLE_RATE, AudioSpan, pause_cuts
@@ -102,6 +103,9 @@ def _decode_pieces(
         if end - start < _MIN_PIECE:
             continue
         piece = samples[start:end].astype(np.float32) / 32768.0  # as faster-whisper decodes
+        # a window that falls back to sampling (temperature > 0) draws the same numbers
+        # whether it is decoded in the whole file or in a chunk: seeded by its place
+        ctranslate2.set_random_seed(span.offset + start)
         found, info = model.transcribe(piece, **options)
         shift = start / SAMPLE_RATE
         segments.extend(_shifted(segment, shift) for segment in found)
