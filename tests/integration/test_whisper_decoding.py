@@ -37,16 +37,20 @@ def _normalise(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three sentences of espeak-ng speech, as the pipeline's 16 kHz mono WAV."""
+def _espeak_wav(folder: Path, text: str, *options: str) -> Path:
+    """espeak-ng reading ``text`` (en-us), as the pipeline's 16 kHz mono WAV."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.skip("espeak-ng and sox are needed (apt-get install espeak-ng sox)")
-    folder = tmp_path_factory.mktemp("whisper-decoding")
     raw, wav = folder / "raw.wav", folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), TEXT], check=True)
+    subprocess.run(["espeak-ng", "-v", "en-us", *options, "-w", str(raw), text], check=True)
     subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
     return wav
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three sentences of espeak-ng speech."""
+    return _espeak_wav(tmp_path_factory.mktemp("whisper-decoding"), TEXT, "-s", "150")
 
 
 @pytest.mark.slow
@@ -85,16 +89,8 @@ LONG_TEXT = " ".join(
 @pytest.fixture(scope="module")
 def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About a minute of espeak-ng speech (more than two pause windows)."""
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng and sox are needed (apt-get install espeak-ng sox)")
     folder = tmp_path_factory.mktemp("whisper-long")
-    raw, wav = folder / "raw.wav", folder / "speech.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-s", "140", "-g", "6", "-w", str(raw), LONG_TEXT],
-        check=True,
-    )
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
-    return wav
+    return _espeak_wav(folder, LONG_TEXT, "-s", "140", "-g", "6")
 
 
 @pytest.mark.slow
