@@ -174,3 +174,24 @@ def test_a_refused_upload_leaves_no_original_behind(
 ) -> None:
     response = client.post("/jobs", files=[("files", ("a.png", PNG, "image/png"))], data=fields)
     assert_error(response, 422)
+
+
+@pytest.mark.parametrize(
+    "document",
+    ['{"words": ["\\ud800"]}', '{"\\udc00x": 1}', '{"count": NaN}', '{"count": 1e999}'],
+    ids=["lone-high-surrogate", "lone-low-surrogate-key", "nan", "infinite"],
+)
+def test_contains_that_jsonb_cannot_hold_is_422(client: httpx.Client, document: str) -> None:
+    # valid JSON to Python, refused by PostgreSQL's jsonb parser (was 503 "database error")
+    response = client.get("/search", params={"contains": document})
+    assert "contains has" in assert_error(response, 422)
+
+
+@pytest.mark.usefixtures("nothing_stored")
+def test_job_options_that_jsonb_cannot_hold_are_422(client: httpx.Client) -> None:
+    response = client.post(
+        "/jobs",
+        files=[("files", ("a.png", PNG, "image/png"))],
+        data={"options": '{"note": "\\ud83d"}'},
+    )
+    assert "lone surrogate" in assert_error(response, 422)

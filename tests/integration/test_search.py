@@ -381,7 +381,13 @@ def test_containment_and_exact_words_still_work(
         (("x",), {"kind": "video"}, "unknown kind 'video'"),
         ((), {"contains": {}}, "non-empty JSON object"),
         ((), {"contains": {"a": "b\x00"}}, "NUL"),
+        # what json.loads gives for "\ud800", NaN and 1e999: jsonb holds none of them
+        ((), {"contains": {"words": ["\ud800"]}}, "lone surrogate"),
+        ((), {"contains": {"\udc00": 1}}, "lone surrogate"),
+        ((), {"contains": {"count": float("nan")}}, "not finite"),
+        ((), {"contains": {"count": [float("inf")]}}, "not finite"),
         ((), {"word": " "}, "word must not be empty"),
+        ((), {"word": "a\udfffb"}, "lone surrogates"),
     ],
 )
 def test_bad_input_is_refused_before_the_database(

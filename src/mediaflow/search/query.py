@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import AnalysisProvider, MediaFileStatus, MediaType, TranscriptionProvider
-from mediaflow.db.values import has_nul
+from mediaflow.db.values import unstorable
 from mediaflow.errors import FeatureUnavailable, InvalidInput
 from mediaflow.runtime import Runtime
 from mediaflow.search.index import semantic_status, vector_literal
@@ -166,9 +166,9 @@ def _check(mode: str, filters: SearchFilters, limit: int, offset: int) -> Search
             f"unknown kind {filters.kind!r}", hint=f"one of {', '.join(get_args(HitKind))}"
         )
     if filters.analysis_type is not None and (
-        not filters.analysis_type.strip() or "\x00" in filters.analysis_type
+        not filters.analysis_type.strip() or unstorable(filters.analysis_type)
     ):
-        raise InvalidInput("the analysis type is empty or has a NUL character")
+        raise InvalidInput("the analysis type is empty, or has a NUL character or lone surrogates")
     since, until = _aware(filters.since), _aware(filters.until)
     if since and until and since >= until:
         raise InvalidInput("since must be before until")
@@ -486,13 +486,13 @@ def run_search(
     """
     filters = _check(mode, filters or SearchFilters(), limit, offset)
     if word is not None:
-        if not word.strip() or "\x00" in word:
-            raise InvalidInput("word must not be empty or hold a NUL character")
+        if not word.strip() or unstorable(word):
+            raise InvalidInput("word must not be empty, hold a NUL character or lone surrogates")
         contains = {**(contains or {}), "words": [word.strip().lower()]}
     if contains is not None and (not isinstance(contains, dict) or not contains):
         raise InvalidInput("contains must be a non-empty JSON object", hint='e.g. {"faces": 1}')
-    if contains is not None and has_nul(contains):
-        raise InvalidInput("contains has a NUL character")
+    if contains is not None and (reason := unstorable(contains)):
+        raise InvalidInput(f"contains has {reason}")
     if query is None and contains is None:
         raise InvalidInput("nothing to search for", hint="give a query, a word or --contains JSON")
     parsed = parse_query(query) if query is not None else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mediaflow.db.values import unstorable
 from mediaflow.errors import InvalidInput
 
 __all__ = ["MAX_QUERY_CHARS", "ParsedQuery", "parse_query", "replace_words"]
@@ -47,8 +48,8 @@ def parse_query(query: str | None) -> ParsedQuery:
         raise InvalidInput(
             f"the search query is {len(query)} characters long; at most {MAX_QUERY_CHARS}"
         )
-    if "\x00" in query:
-        raise InvalidInput("the search query contains a NUL character")
+    if reason := unstorable(query):
+        raise InvalidInput(f"the search query contains {reason}")
     if _CONTROL.search(query):
         raise InvalidInput("the search query contains control characters")
     text = " ".join(query.split())

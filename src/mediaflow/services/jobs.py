@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from mediaflow.db.enums import JobStatus, MediaFileStatus, ProcessingLogStatus, ProcessingStage
 from mediaflow.db.models import AnalysisJob, MediaFile, ProcessingLog
-from mediaflow.db.values import has_nul
+from mediaflow.db.values import unstorable
 from mediaflow.errors import Forbidden, InvalidInput, NotFound, Refused
 from mediaflow.pipeline import runner
 from mediaflow.pipeline.ingest import IngestResult, collect_files, ingest
@@ -130,8 +130,8 @@ def check_request(
     parsed and checked here once (unknown or unavailable: ``InvalidInput``).
     """
     if name is not None:
-        if "\x00" in name:
-            raise InvalidInput("the job name contains a NUL character")
+        if reason := unstorable(name):
+            raise InvalidInput(f"the job name contains {reason}")
         if len(name) > MAX_NAME_CHARS:
             raise InvalidInput(f"the job name is longer than {MAX_NAME_CHARS} characters")
         name = name.strip() or None
@@ -151,8 +151,8 @@ def check_request(
         raise InvalidInput(f"options are not JSON: {exc}") from None
     except RecursionError:
         raise InvalidInput("options are nested too deep") from None
-    if has_nul(rest):  # PostgreSQL's jsonb cannot hold a NUL character
-        raise InvalidInput("options contain a NUL character")
+    if reason := unstorable(rest):  # what PostgreSQL's jsonb cannot hold
+        raise InvalidInput(f"options contain {reason}")
     check_job_options(rest)  # model, max_speakers, diarization
     if split_names(providers) and split_names(in_options):
         raise InvalidInput(
@@ -175,7 +175,7 @@ def confine(given: str, roots: Sequence[Path]) -> Path:
         raise Forbidden(
             "server-side paths are disabled", hint="set MEDIAFLOW_ALLOWED_ROOTS on the server"
         )
-    if not given or "\x00" in given:
+    if not given or unstorable(given):
         raise InvalidInput("empty or invalid path")
     try:
         path = Path(given).expanduser()

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from mediaflow.db.models import Face, MediaFile, Person
-from mediaflow.db.values import has_nul
+from mediaflow.db.values import unstorable
 from mediaflow.errors import InvalidInput, NotFound, Refused
 from mediaflow.pipeline.people import recluster as recluster_faces
 from mediaflow.pipeline.people import refresh_people
@@ -96,7 +96,7 @@ def _label(person: Person) -> str:
 def _resolve(session: Session, ref: str | uuid.UUID) -> Person:
     """The person an id or a (case-insensitive) name names; NotFound otherwise."""
     text = str(ref).strip()
-    if has_nul(text):  # PostgreSQL text cannot hold NUL: no person can be named so
+    if unstorable(text):  # PostgreSQL text cannot hold it: no person can be named so
         raise NotFound(f"no person {text!r}")
     try:
         person = session.get(Person, uuid.UUID(text))
@@ -242,8 +242,8 @@ def rename(runtime: Runtime, ref: str | uuid.UUID, name: str | None) -> PersonOu
     clean = " ".join((name or "").split())
     if not clean:
         raise InvalidInput("a person's name cannot be empty")
-    if has_nul(clean):
-        raise InvalidInput("a person's name cannot contain NUL characters")
+    if reason := unstorable(clean):
+        raise InvalidInput(f"a person's name cannot contain {reason}")
     if len(clean) > MAX_NAME:
         raise InvalidInput(f"a person's name is at most {MAX_NAME} characters")
     with runtime.db.session() as session:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from mediaflow.db.models import MediaFile, Transcription
-from mediaflow.db.values import has_nul
+from mediaflow.db.values import unstorable
 from mediaflow.errors import InvalidInput, NotFound
 from mediaflow.runtime import Runtime
 
@@ -75,8 +75,8 @@ def rename_speaker(runtime: Runtime, media_id: uuid.UUID, old: str, new: str) ->
     clean = " ".join((new or "").split())
     if not clean:
         raise InvalidInput("a speaker's name cannot be empty")
-    if has_nul(clean) or has_nul(old):
-        raise InvalidInput("a speaker's name cannot contain NUL characters")
+    if reason := unstorable([clean, old]):
+        raise InvalidInput(f"a speaker's name cannot contain {reason}")
     if len(clean) > MAX_NAME:
         raise InvalidInput(f"a speaker's name is at most {MAX_NAME} characters")
     with runtime.db.session() as session:
@@ -104,7 +104,7 @@ def rename_speaker(runtime: Runtime, media_id: uuid.UUID, old: str, new: str) ->
 
 def media_with_speaker(runtime: Runtime, name: str) -> list[uuid.UUID]:
     """Files whose active transcript has a segment by ``name`` (the GIN index serves it)."""
-    if has_nul(name):
+    if unstorable(name):
         return []
     with runtime.db.session() as session:
         return list(

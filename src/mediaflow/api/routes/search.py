@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from mediaflow.api.deps import RuntimeDep
 from mediaflow.api.errors import ERROR_RESPONSES
 from mediaflow.db.enums import MediaFileStatus, MediaType
-from mediaflow.db.values import has_nul
+from mediaflow.db.values import unstorable
 from mediaflow.errors import InvalidInput
 from mediaflow.search.query import MAX_OFFSET
 from mediaflow.search.syntax import MAX_QUERY_CHARS
@@ -57,8 +57,8 @@ def parse_contains(text: str | None) -> dict[str, Any] | None:
         raise InvalidInput("contains is nested too deep") from None
     if not isinstance(value, dict) or not value:
         raise InvalidInput("contains must be a non-empty JSON object", hint='e.g. {"faces": 1}')
-    if has_nul(value):
-        raise InvalidInput("contains has a NUL character")
+    if reason := unstorable(value):
+        raise InvalidInput(f"contains has {reason}")
     return value
 
 
