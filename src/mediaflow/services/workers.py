@@ -51,8 +51,10 @@ _WORKERS = sa.text(
            a.application_name, host(a.client_addr) AS address
       FROM procrastinate_workers w
       LEFT JOIN LATERAL (
+            -- this database's: worker ids restart at 1 in every database of a server
             SELECT application_name, client_addr FROM pg_stat_activity
-             WHERE application_name LIKE :prefix || ' ' || w.id || ' %'
+             WHERE datname = current_database()
+               AND application_name LIKE :prefix || ' ' || w.id || ' %'
              ORDER BY backend_start DESC LIMIT 1
       ) a ON true
      ORDER BY w.id
