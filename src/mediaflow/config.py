@@ -328,6 +328,13 @@ class Settings(BaseSettings):
         return data_dir
 
     # --- real-world media (issue 10; image memory: issue 9) ---
+    ffmpeg_log_level: Literal["off", "error", "warning", "info"] = Field(
+        default="off",
+        description="FFmpeg's own messages at this level and above go to the "
+        "mediaflow.ffmpeg logger at DEBUG (off: dropped inside FFmpeg). For debugging "
+        "only: FFmpeg's decoding threads then call into Python, which can deadlock a "
+        "decode (media/avlog.py).",
+    )
     max_undecodable_fraction: float = Field(
         default=0.25,
         ge=0,

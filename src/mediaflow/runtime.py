@@ -46,7 +46,8 @@ class Runtime:
         queue: TaskQueue | None = None,
     ) -> None:
         """Parts not given are built from ``settings`` on first use."""
-        route_ffmpeg_logs()  # libav's lines go to logging, not between the CLI's own
+        # libav's lines never between the CLI's own (dropped unless asked for)
+        route_ffmpeg_logs(settings.ffmpeg_log_level)
         self.settings = settings
         self._lock = threading.Lock()
         # cached_property stores into __dict__: given parts take the same slot

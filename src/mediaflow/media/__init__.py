@@ -10,7 +10,7 @@
   as short videos, decoded pixels bounded (``limits.DecodeLimits``).
 - ``damage``: undecodable packets counted per stream; too many fail the file.
 - ``loudness``: EBU R128 / BS.1770 on the original channels and rate (pyebur128).
-- ``avlog``: FFmpeg's messages routed to the ``mediaflow.ffmpeg`` logger at DEBUG.
+- ``avlog``: FFmpeg's messages kept off the terminal (on request: the ``mediaflow.ffmpeg`` logger).
 
 Everything decodes with PyAV (FFmpeg libraries bundled in the wheel) and Pillow; no
 external ``ffmpeg`` binary is needed.
