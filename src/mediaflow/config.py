@@ -26,6 +26,10 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# How much of FFmpeg's own logging reaches Python (media/avlog.py says why "off")
+FfmpegLogLevel = Literal["off", "error", "warning", "info"]
+
+
 class Settings(BaseSettings):
     """mediaflow's configuration, read from the environment (prefix ``MEDIAFLOW_``)."""
 
@@ -328,7 +332,7 @@ class Settings(BaseSettings):
         return data_dir
 
     # --- real-world media (issue 10; image memory: issue 9) ---
-    ffmpeg_log_level: Literal["off", "error", "warning", "info"] = Field(
+    ffmpeg_log_level: FfmpegLogLevel = Field(
         default="off",
         description="FFmpeg's own messages at this level and above go to the "
         "mediaflow.ffmpeg logger at DEBUG (off: dropped inside FFmpeg). For debugging "

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Literal
 
 import av.logging
 
-__all__ = ["FFMPEG_LOGGER", "FfmpegLogLevel", "route_ffmpeg_logs"]
+from mediaflow.config import FfmpegLogLevel
+
+__all__ = ["FFMPEG_LOGGER", "route_ffmpeg_logs"]
 
 FFMPEG_LOGGER = "mediaflow.ffmpeg"
-FfmpegLogLevel = Literal["off", "error", "warning", "info"]
 _LEVELS: dict[str, int | None] = {
     "off": None,
     "error": av.logging.ERROR,
