@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -133,29 +135,80 @@ def test_upgrade_detects_a_failed_concurrent_build_and_cleans_up(empty_db: str) 
     assert query(empty_db, "SELECT count(*) FROM pg_index WHERE NOT indisvalid") == [(0,)]
 
 
+def _cancel_build_when_it_waits(
+    url: str, index: str, holder_pid: int, done: threading.Event
+) -> list[str]:
+    """Start a thread that cancels the concurrent build of `index` once it waits.
+
+    The build waits for an old snapshot the test holds, so it is seen waiting however
+    fast the machine is; the cancel is the build's own failure. Returns a list the
+    thread appends "cancelled" or what went wrong to. If the build is never seen waiting,
+    the snapshot's backend is ended after a generous bound, so the test fails, not hangs.
+    """
+    outcome: list[str] = []
+    sql = sa.text(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND wait_event = 'virtualxid' AND query ILIKE :pattern"
+    )
+
+    def watch() -> None:
+        engine = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                deadline = time.monotonic() + 600
+                # each statement reads pg_stat_activity afresh (autocommit: no snapshot)
+                while not done.wait(0.05):
+                    if connection.execute(sql, {"pattern": f"%CONCURRENTLY%{index}%"}).first():
+                        outcome.append("cancelled")
+                        return
+                    if time.monotonic() > deadline:
+                        outcome.append("the build was never seen waiting")
+                        connection.execute(
+                            sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": holder_pid}
+                        )
+                        return
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            outcome.append(repr(exc))
+        finally:
+            engine.dispose()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return outcome
+
+
 def test_failed_build_without_a_lock_holder_rolls_back_to_revision_1(empty_db: str) -> None:
-    """A build that fails for its own reason (here: cancelled by statement_timeout)."""
+    """A build that fails for its own reason (here: cancelled while it waits) is undone.
+
+    The old snapshot only makes the build wait, at its end; it holds no lock on any
+    table, so the cleanup's DROP INDEX CONCURRENTLY and DROP TABLE go through at once.
+    """
     migrate.upgrade("000000000001", empty_db)
     run_sql(
         empty_db,
         ["INSERT INTO analysis_job (name, metadata) SELECT 'j' || g, "
-         "jsonb_build_object('k', g, 'v', repeat('x', 200)) FROM generate_series(1, 300000) g"],
+         "jsonb_build_object('k', g) FROM generate_series(1, 1000) g"],
     )  # fmt: skip
-    run_sql(
-        empty_db,
-        ["DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = 50', "
-         "current_database()); END $$"],
-    )  # fmt: skip
+    engine = sa.create_engine(empty_db, poolclass=NullPool, isolation_level="REPEATABLE READ")
+    snapshot = engine.connect()
+    # takes the snapshot; no table is touched
+    holder_pid = snapshot.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    done = threading.Event()
+    outcome = _cancel_build_when_it_waits(
+        empty_db, "ix_analysis_job_metadata_gin", holder_pid, done
+    )
     try:
         with pytest.raises(MigrationError, match="ix_analysis_job_metadata_gin") as raised:
             migrate.upgrade("head", empty_db)
+        assert "canceling statement due to user request" in str(raised.value)
         assert "was dropped" in str(raised.value)
     finally:
-        run_sql(
-            empty_db,
-            ["DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET statement_timeout', "
-             "current_database()); END $$"],
-        )  # fmt: skip
+        done.set()
+        with contextlib.suppress(sa.exc.DBAPIError):  # ended by the watcher's bound
+            snapshot.rollback()
+        snapshot.close()
+        engine.dispose()
+    assert outcome == ["cancelled"]
     assert migrate.current(empty_db) == "000000000001"
     report = verify.check(empty_db)
     assert report.ok, report.differences
