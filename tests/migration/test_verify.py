@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
-import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,13 @@ from sqlalchemy.pool import NullPool
 
 from mediaflow.db import migrate, verify
 from mediaflow.errors import MigrationError
-from tests.migration.helpers import query, run_sql
+from tests.migration.helpers import (
+    OldSnapshot,
+    autocommit_connection,
+    query,
+    run_sql,
+    wait_for_waiting_build,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -135,53 +140,21 @@ def test_upgrade_detects_a_failed_concurrent_build_and_cleans_up(empty_db: str) 
     assert query(empty_db, "SELECT count(*) FROM pg_index WHERE NOT indisvalid") == [(0,)]
 
 
-def _cancel_build_when_it_waits(
-    url: str, index: str, holder_pid: int, done: threading.Event
-) -> list[str]:
-    """Start a thread that cancels the concurrent build of `index` once it waits.
-
-    The build waits for an old snapshot the test holds, so it is seen waiting however
-    fast the machine is; the cancel is the build's own failure. Returns a list the
-    thread appends "cancelled" or what went wrong to. If the build is never seen waiting,
-    the snapshot's backend is ended after a generous bound, so the test fails, not hangs.
-    """
-    outcome: list[str] = []
-    sql = sa.text(
-        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-        "AND wait_event = 'virtualxid' AND query ILIKE :pattern"
-    )
-
-    def watch() -> None:
-        engine = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as connection:
-                deadline = time.monotonic() + 600
-                # each statement reads pg_stat_activity afresh (autocommit: no snapshot)
-                while not done.wait(0.05):
-                    if connection.execute(sql, {"pattern": f"%CONCURRENTLY%{index}%"}).first():
-                        outcome.append("cancelled")
-                        return
-                    if time.monotonic() > deadline:
-                        outcome.append("the build was never seen waiting")
-                        connection.execute(
-                            sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": holder_pid}
-                        )
-                        return
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            outcome.append(repr(exc))
-        finally:
-            engine.dispose()
-
-    threading.Thread(target=watch, daemon=True).start()
-    return outcome
+def _revision_2_indexes() -> list[tuple[str, str]]:
+    """(index, table) of every concurrent build of revision 2, in its order."""
+    path = REPO / "migrations" / "versions" / "000000000002_processing_log_indexes.py"
+    spec = importlib.util.spec_from_file_location("revision_2", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [(name, table) for name, table, _columns, _kwargs in module.INDEXES]
 
 
 def test_failed_build_without_a_lock_holder_rolls_back_to_revision_1(empty_db: str) -> None:
-    """A build that fails for its own reason (here: cancelled while it waits) is undone.
+    """A build that fails for its own reason (here: cancelled while in progress) is undone.
 
-    The old snapshot only makes the build wait, at its end; it holds no lock on any
-    table, so the cleanup's DROP INDEX CONCURRENTLY and DROP TABLE go through at once.
+    The old snapshot holds the build in progress without taking any lock, so the cleanup's
+    DROP INDEX CONCURRENTLY and DROP TABLE go through at once.
     """
     migrate.upgrade("000000000001", empty_db)
     run_sql(
@@ -189,26 +162,19 @@ def test_failed_build_without_a_lock_holder_rolls_back_to_revision_1(empty_db: s
         ["INSERT INTO analysis_job (name, metadata) SELECT 'j' || g, "
          "jsonb_build_object('k', g) FROM generate_series(1, 1000) g"],
     )  # fmt: skip
-    engine = sa.create_engine(empty_db, poolclass=NullPool, isolation_level="REPEATABLE READ")
-    snapshot = engine.connect()
-    # takes the snapshot; no table is touched
-    holder_pid = snapshot.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    done = threading.Event()
-    outcome = _cancel_build_when_it_waits(
-        empty_db, "ix_analysis_job_metadata_gin", holder_pid, done
-    )
-    try:
-        with pytest.raises(MigrationError, match="ix_analysis_job_metadata_gin") as raised:
-            migrate.upgrade("head", empty_db)
-        assert "canceling statement due to user request" in str(raised.value)
-        assert "was dropped" in str(raised.value)
-    finally:
-        done.set()
-        with contextlib.suppress(sa.exc.DBAPIError):  # ended by the watcher's bound
-            snapshot.rollback()
-        snapshot.close()
-        engine.dispose()
-    assert outcome == ["cancelled"]
+    pin = OldSnapshot(empty_db)
+    with ThreadPoolExecutor(1) as pool, autocommit_connection(empty_db) as watch:
+        upgrade = pool.submit(migrate.upgrade, "head", empty_db)
+        try:
+            build = wait_for_waiting_build(watch, upgrade)
+            assert build.index == "ix_analysis_job_metadata_gin"
+            watch.execute(sa.text("SELECT pg_cancel_backend(:pid)"), {"pid": build.pid})
+            with pytest.raises(MigrationError, match="ix_analysis_job_metadata_gin") as raised:
+                upgrade.result(timeout=600)
+        finally:
+            pin.release()
+    assert "canceling statement due to user request" in str(raised.value)
+    assert "was dropped" in str(raised.value)
     assert migrate.current(empty_db) == "000000000001"
     report = verify.check(empty_db)
     assert report.ok, report.differences
@@ -216,42 +182,54 @@ def test_failed_build_without_a_lock_holder_rolls_back_to_revision_1(empty_db: s
     assert verify.check(empty_db).ok
 
 
-def test_writes_go_on_while_indexes_build(empty_db: str) -> None:
-    """Inserts into a populated table succeed while revision 2 builds its indexes."""
+def _write_now(url: str, table: str) -> None:
+    """Take the lock every INSERT/UPDATE/DELETE on ``table`` takes (an INSERT on
+    analysis_job), and commit. The bound only turns a blocked writer into a failure."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
+            connection.execute(sa.text(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE"))
+            if table == "analysis_job":
+                connection.execute(sa.text("INSERT INTO analysis_job (name) VALUES ('during')"))
+    finally:
+        engine.dispose()
+
+
+def test_writes_go_on_while_each_index_builds(empty_db: str) -> None:
+    """While each of revision 2's builds is in progress, its table takes writes.
+
+    Each build is held in progress by an old snapshot (no lock), and a writer of its table
+    commits then; a build that blocked writers (or was not concurrent) fails the test.
+    """
     migrate.upgrade("000000000001", empty_db)
     run_sql(
         empty_db,
         ["INSERT INTO analysis_job (name, metadata) SELECT 'job ' || g, "
          "jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g::text)) "
-         "FROM generate_series(1, 200000) g"],
+         "FROM generate_series(1, 20000) g"],
     )  # fmt: skip
-    stop = threading.Event()
-    written: list[int] = []
-    errors: list[BaseException] = []
-
-    def writer() -> None:
-        engine = sa.create_engine(empty_db, poolclass=NullPool)
+    expected = _revision_2_indexes()
+    written: list[tuple[str, str]] = []
+    pins = [OldSnapshot(empty_db)]
+    with ThreadPoolExecutor(1) as pool, autocommit_connection(empty_db) as watch:
+        upgrade = pool.submit(migrate.upgrade, "000000000002", empty_db)
         try:
-            with engine.connect() as connection:
-                connection.execute(sa.text("SET lock_timeout = 2000"))
-                while not stop.is_set():
-                    connection.execute(sa.text("INSERT INTO analysis_job (name) VALUES ('w')"))
-                    connection.commit()
-                    written.append(1)
-        except BaseException as exc:
-            errors.append(exc)
+            for _ in expected:
+                build = wait_for_waiting_build(watch, upgrade, skip=[i for i, _ in written])
+                _write_now(empty_db, build.table)
+                written.append((build.index, build.table))
+                pins.append(OldSnapshot(empty_db))  # taken now: it holds the next build
+                pins.pop(0).release()
         finally:
-            engine.dispose()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        migrate.upgrade("head", empty_db)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert errors == []
-    assert len(written) > 0
+            for pin in pins:
+                pin.release()
+        upgrade.result(timeout=600)
+    assert written == expected
+    assert query(empty_db, "SELECT count(*) FROM analysis_job WHERE name = 'during'") == [
+        (len([t for _, t in expected if t == "analysis_job"]),)
+    ]
+    assert migrate.current(empty_db) == "000000000002"
     assert verify.check(empty_db).ok
 
 
