@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +73,8 @@ def test_full_reset_block_on_the_service(server_url: str) -> None:
     if "127.0.0.1:5432" not in server_url:
         pytest.skip("the block needs a role and uuid-ossp: the service has both")
     block = sql_block_after("## Full Database Reset")
-    name = "mftest_nuclear"
+    # a name of its own: another test session on the same server runs this block too
+    name = f"mftest_nuclear_{secrets.token_hex(4)}"
     sql = re.sub(r"\bmedia_analysis\b", name, block).replace(
         "media_analysis_user", "mftest_media_analysis_user"
     )
