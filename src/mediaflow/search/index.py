@@ -25,6 +25,7 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from mediaflow.db import pgvector
 from mediaflow.db.models import AnalysisResult, Transcription
 from mediaflow.db.session import Database
 from mediaflow.providers.base import Availability
@@ -188,7 +189,8 @@ def drop_sources(
 
 
 def semantic_status(db: Database, embedder: TextEmbedder) -> Availability:
-    """Whether semantic search can run here: pgvector's table exists and the model loads."""
+    """Whether semantic search can run here: pgvector's table exists, its library can run
+    on this CPU, and the model loads."""
     with db.session() as session:
         has_table = session.execute(
             sa.text("SELECT to_regclass('search_embedding') IS NOT NULL")
@@ -200,6 +202,9 @@ def semantic_status(db: Database, embedder: TextEmbedder) -> Availability:
             "needs it (the embedded PostgreSQL has it; on a server, install pgvector and "
             "run `mediaflow db upgrade`, or use word search)",
         )
+    crash = pgvector.server_problem(db)
+    if crash is not None:
+        return Availability(False, crash)
     return embedder.availability()
 
 
