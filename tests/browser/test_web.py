@@ -23,6 +23,12 @@ PROCESSING_TIMEOUT_MS = 240_000  # real models on a CPU
 NEAR_S = 0.35  # a seek lands on the requested time, give or take a frame
 
 
+# Every wait_for_function takes a function ("() => ..."), never a bare expression: one
+# that is not already true is re-checked through eval() in the page, which the page's
+# CSP (no 'unsafe-eval') refuses — a failure only when the browser was slower than the
+# first check.
+
+
 def _wait_near(page: Any, seconds: float) -> float:
     """Wait until the player's currentTime is within NEAR_S of ``seconds``; return it."""
     page.wait_for_function(
@@ -107,14 +113,14 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     segments = page.locator("[data-testid=segment]")
     segments.first.wait_for()
     assert segments.count() >= 2, "the sample's transcript has several segments"
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     second = segments.nth(1)
     start = float(second.get_attribute("data-start") or "nan")
     assert start > 0
     second.click()
     _wait_near(page, start)
     page.wait_for_function(
-        "document.querySelectorAll('[data-testid=segment]')[1].classList.contains('current')"
+        "() => document.querySelectorAll('[data-testid=segment]')[1].classList.contains('current')"
     )
     assert page.locator("[data-testid=segment].current").count() == 1
     # keyboard: the lines are buttons, Enter on the first one seeks back to its start
@@ -141,7 +147,8 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     shots.nth(1).wait_for()
     assert shots.count() == 2
     page.wait_for_function(
-        "[...document.querySelectorAll('[data-testid=shot] img')].every(i => i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('[data-testid=shot] img')]"
+        ".every(i => i.naturalWidth > 0)"
     )
     shots.nth(1).click()
     _wait_near(page, float(shots.nth(1).get_attribute("data-start") or "nan"))
@@ -195,7 +202,7 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     ).click()
     page.wait_for_selector("img#player")
     page.wait_for_selector("[data-testid=result-group][data-type=ocr] [data-testid=ocr-text]")
-    page.wait_for_function("document.getElementById('player').complete")
+    page.wait_for_function("() => document.getElementById('player').complete")
     page.wait_for_function(
         """() => { const c = document.getElementById('overlay'); if (!c || !c.width) return false;
            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -214,7 +221,7 @@ def test_upload_watch_play_search(web_server: LiveServer, page: Any, shoot: Any)
     assert page.locator("#overlay-controls").is_hidden()
     last = page.locator("[data-testid=segment]").last
     last.wait_for()
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     last.click()
     _wait_near(page, float(last.get_attribute("data-start") or "nan"))
     shoot("08-media-audio")
