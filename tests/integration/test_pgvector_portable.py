@@ -9,10 +9,12 @@ import subprocess
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from mediaflow.db import pgvector
 from mediaflow.db.session import Database
+from tests.migration.helpers import run_sql
 
 
 def test_setup_replaced_the_avx512_build_with_one_for_any_cpu() -> None:
@@ -58,3 +60,23 @@ def test_vectors_are_stored_indexed_and_compared_on_the_embedded_server(head_db:
     finally:
         engine.dispose()
     assert pgvector.server_problem(Database(head_db)) is None
+
+
+def test_a_user_that_may_not_read_pg_config_is_not_judged_and_not_asked_twice(
+    head_db: str,
+) -> None:
+    run_sql(
+        head_db,
+        ["DO $$ BEGIN CREATE ROLE mftest_pgvector_reader LOGIN; "
+         "EXCEPTION WHEN duplicate_object THEN NULL; END $$"],
+    )  # fmt: skip
+    url = make_url(head_db).set(username="mftest_pgvector_reader")
+    db = Database(url.render_as_string(hide_password=False))
+    statements: list[str] = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        assert pgvector.server_problem(db) is None
+        assert pgvector.server_problem(db) is None
+    finally:
+        db.dispose()
+    assert sum("pg_config" in s for s in statements) == 1

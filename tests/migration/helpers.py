@@ -62,8 +62,7 @@ class OldSnapshot:
     def __init__(self, url: str) -> None:
         self._engine = sa.create_engine(url, poolclass=NullPool, isolation_level="REPEATABLE READ")
         self._connection = self._engine.connect()
-        # the first statement takes the transaction's snapshot
-        self.pid: int = self._connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        self._connection.execute(sa.text("SELECT 1"))  # takes the transaction's snapshot
 
     def release(self) -> None:
         """End the transaction; a build waiting for it goes on."""

@@ -185,15 +185,13 @@ def test_failed_build_without_a_lock_holder_rolls_back_to_revision_1(empty_db: s
 def _write_now(url: str, table: str) -> None:
     """Take the lock every INSERT/UPDATE/DELETE on ``table`` takes (an INSERT on
     analysis_job), and commit. The bound only turns a blocked writer into a failure."""
-    engine = sa.create_engine(url, poolclass=NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
-            connection.execute(sa.text(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE"))
-            if table == "analysis_job":
-                connection.execute(sa.text("INSERT INTO analysis_job (name) VALUES ('during')"))
-    finally:
-        engine.dispose()
+    insert = (
+        ["INSERT INTO analysis_job (name) VALUES ('during')"] if table == "analysis_job" else []
+    )
+    run_sql(
+        url,
+        ["SET LOCAL lock_timeout = '60s'", f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE", *insert],
+    )
 
 
 def test_writes_go_on_while_each_index_builds(empty_db: str) -> None:

